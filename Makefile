@@ -1,0 +1,15 @@
+# The two set-up commands in README.md: `make demo` and `make test`.
+SHELL := /bin/bash
+VENV := .venv/bin
+
+.PHONY: install demo test
+
+install:
+	SYNTHGEN_EXTRAS=cpu,hf bash scripts/install.sh
+
+demo: install
+	$(VENV)/synthgen validate examples/ 
+
+test:
+	SYNTHGEN_EXTRAS=cpu,hf,dev bash scripts/install.sh
+	$(VENV)/python -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; fi; exit $$rc

@@ -1,0 +1,60 @@
+"""The `synthgen` command. Thin: each command lives in synthgen/commands/<name>.py and
+calls one function; domain errors are translated here, once, into a one-line message.
+
+Command modules must not import torch, vllm or transformers at module level:
+`synthgen --help` stays fast (tests/test_cli.py checks it).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import typer
+
+from synthgen import __version__
+from synthgen.errors import SynthgenError
+
+# Each module exposes register(app). Add a command by adding its module here.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+app = typer.Typer(
+    name="synthgen",
+    help="Build fine-tuning datasets with open models on your own hardware.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"synthgen {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors.", envvar="SYNTHGEN_DEBUG"),
+) -> None:
+    if debug:
+        os.environ["SYNTHGEN_DEBUG"] = "1"
+
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"synthgen.commands.{_name}").register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        app(args=argv, prog_name="synthgen", standalone_mode=True)
+    except SynthgenError as exc:
+        if os.environ.get("SYNTHGEN_DEBUG") == "1":
+            raise
+        print(f"synthgen: error: {exc.one_line()}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        print("synthgen: interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -1,0 +1,90 @@
+"""One error tree. The CLI turns any SynthgenError into one line and a non-zero exit.
+
+Each error carries an optional ``hint`` (what the user can do about it) and an
+``exit_code``. Messages must never contain secrets: API keys are redacted by
+``redact`` before they can reach a message.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+
+class SynthgenError(Exception):
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(redact(message))
+        self.hint = redact(hint) if hint else None
+
+    def one_line(self) -> str:
+        text = " ".join(str(self).split())
+        if self.hint:
+            text += f" (hint: {' '.join(self.hint.split())})"
+        return text
+
+
+class ConfigError(SynthgenError):
+    """A user's YAML, flag or environment variable is wrong."""
+
+    exit_code = 2
+
+
+class UnknownNameError(ConfigError):
+    """A name (model alias, domain, backend, provider) that no registry knows."""
+
+    def __init__(self, kind: str, name: str, known: list[str] | tuple[str, ...]) -> None:
+        listed = ", ".join(sorted(known)) or "none"
+        super().__init__(f"unknown {kind} {name!r}", hint=f"known {kind}s: {listed}")
+
+
+class BackendError(SynthgenError):
+    """A generation engine failed to load or to answer."""
+
+    exit_code = 3
+
+
+class AuthError(BackendError):
+    """The endpoint refused the API key."""
+
+
+class OutputError(SynthgenError):
+    """The run folder cannot be written, or another run holds its lock."""
+
+    exit_code = 4
+
+
+class ResumeError(SynthgenError):
+    """--resume was asked for but the run folder does not match this config."""
+
+    exit_code = 5
+
+
+class BudgetExceeded(SynthgenError):
+    """A compute or money budget ran out; the run stopped with everything flushed."""
+
+    exit_code = 6
+
+
+# Values of these environment variables never appear in a message, log or file.
+SECRET_ENV_VARS = (
+    "NVIDIA_API_KEY",
+    "NGC_API_KEY",
+    "OPENAI_API_KEY",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "VLLM_API_KEY",
+    "SYNTHGEN_API_KEY",
+    "HF_TOKEN",
+)
+_KEY_PATTERNS = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|nvapi-[A-Za-z0-9_\-]{8,}|AIza[0-9A-Za-z_\-]{20,}|Bearer\s+\S+)")
+
+
+def redact(text: str) -> str:
+    """Remove anything that looks like a key, and the values of known key variables."""
+    for var in SECRET_ENV_VARS:
+        value = os.environ.get(var)
+        if value and len(value) >= 6:
+            text = text.replace(value, "***")
+    return _KEY_PATTERNS.sub("***", text)
