@@ -18,7 +18,8 @@ from synthgen.config import ConfigBase, load_yaml
 from synthgen.errors import ConfigError, UnknownNameError
 from synthgen.paths import resource_dir
 
-BackendName = Literal["vllm", "transformers", "openai"]
+# "fake" is a deterministic stand-in for tests and benchmarks of the steps around the engine.
+BackendName = Literal["vllm", "transformers", "openai", "fake"]
 
 
 class Source(ConfigBase):
