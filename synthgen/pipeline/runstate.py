@@ -1,0 +1,117 @@
+"""The schema of ``run.json``: what a run folder remembers between a kill and ``--resume``.
+
+``run.json`` is small and rewritten whole (atomically, by ``RunFolder.save_state``) after
+every batch. The records themselves live in the JSONL files; ``run.json`` only holds what
+cannot be recomputed from them: the config fingerprint that a resume must match, the
+compute/money ledger, and the status a user or a report reads.
+
+The fingerprint is everything in the config that changes *which* records a run produces.
+Anything that only changes *how* or *where* it runs (output folder, budgets, batch size,
+concurrency, logging) is left out, so a user can resume with a bigger budget or a
+different batch size but not with a different seed or count.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from synthgen.errors import ResumeError, redact
+
+SCHEMA_VERSION = 1
+
+STATUS_RUNNING = "running"
+STATUS_COMPLETED = "completed"
+STATUS_INTERRUPTED = "interrupted"
+
+# Config keys that may change between a run and its resume. Everything else must match.
+NOT_FINGERPRINTED = frozenset(
+    {
+        "output",
+        "output_dir",
+        "resume",
+        "dry_run",
+        "max_gpu_hours",
+        "max_cost",
+        "budget",
+        "batch_size",
+        "concurrency",
+        "max_concurrency",
+        "workers",
+        "log_level",
+        "verbose",
+        "quiet",
+        "debug",
+        "progress",
+    }
+)
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def stopped(reason: str) -> str:
+    """Status of a run that stopped early on purpose, e.g. ``stopped:budget``."""
+    return f"stopped:{reason}"
+
+
+def _normalise(value: Any) -> Any:
+    """JSON round trip (tuples → lists, Paths → str) so old and new compare like for like."""
+    text = json.dumps(value, sort_keys=True, default=str)
+    return json.loads(redact(text))
+
+
+def fingerprint_of(config: dict[str, Any]) -> dict[str, Any]:
+    """What must match on resume: recipe fingerprint, model alias/revision, seed, count,
+    domains, weights, grammar hash, sampling — every key except the runtime-only ones in
+    ``NOT_FINGERPRINTED``. ``None`` values are dropped so adding an unset option to the
+    config later does not break resuming an old run."""
+    kept = {k: v for k, v in config.items() if k not in NOT_FINGERPRINTED and v is not None}
+    return _normalise(kept)
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def diff_fingerprints(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """One line per key that differs, ``key: old -> new``; empty when they match."""
+    changes = []
+    for key in sorted(set(old) | set(new)):
+        before, after = old.get(key, "<unset>"), new.get(key, "<unset>")
+        if before != after:
+            changes.append(f"{key}: {_show(before)} -> {_show(after)}")
+    return changes
+
+
+def new_state(fingerprint: dict[str, Any], *, resume_command: str = "", run_id: str | None = None) -> dict[str, Any]:
+    """A fresh ``run.json`` body; the runner fills counters and ledger as it goes."""
+    stamp = now_iso()
+    return {
+        "version": SCHEMA_VERSION,
+        "run_id": run_id or uuid.uuid4().hex[:12],
+        "created_at": stamp,
+        "updated_at": stamp,
+        "fingerprint": fingerprint,
+        "counters": {},
+        "ledger": {},
+        "status": STATUS_RUNNING,
+        "resume_command": resume_command,
+    }
+
+
+def check_state(state: Any, where: str) -> dict[str, Any]:
+    """Refuse a run.json this version cannot read, instead of misreading it."""
+    if not isinstance(state, dict) or "fingerprint" not in state:
+        raise ResumeError(f"{where} is not a synthgen run state", hint="start a new run with a new --output")
+    version = state.get("version")
+    if version != SCHEMA_VERSION:
+        raise ResumeError(
+            f"{where} has schema version {version!r}; this synthgen reads version {SCHEMA_VERSION}",
+            hint="resume it with the synthgen version that wrote it, or start a new --output",
+        )
+    return state

@@ -1,0 +1,271 @@
+"""The run folder: append-only JSONL sinks, an exclusive lock, and resumable state.
+
+A run can be killed at any instant (SIGKILL, OOM, a power cut), so the folder is written
+so that whatever is on disk is always a valid prefix of the run:
+
+- records are appended as whole JSON lines in one ``write`` per batch, then fsynced; a kill
+  mid-write can only leave a torn *last* line, which the next open cuts away and reports;
+- ``run.json`` is replaced atomically (temp file + fsync + ``os.replace``);
+- a failed write (disk full) is rolled back to the last whole line, so nothing already
+  written is lost and nothing half-written remains;
+- ``run.lock`` is held with ``flock`` for the life of the run, so two runs cannot write one
+  folder; the kernel drops the lock when the process dies, so a killed run never leaves a
+  stale lock behind.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterator, Literal
+
+from synthgen.errors import OutputError, ResumeError
+from synthgen.pipeline.runlog import RunLogger, repair_torn_tail
+from synthgen.pipeline.runstate import check_state, diff_fingerprints, now_iso
+
+Kind = Literal["accepted", "rejected", "failed"]
+
+FILES: dict[str, str] = {"accepted": "data.jsonl", "rejected": "rejected.jsonl", "failed": "failed_prompts.jsonl"}
+STATE_FILE = "run.json"
+LOG_FILE = "log.jsonl"
+LOCK_FILE = "run.lock"
+
+
+def _os_message(exc: OSError) -> str:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "the disk is full"
+    return exc.strerror or str(exc)
+
+
+class RunFolder:
+    """One run's output folder, locked for the life of a ``with`` block."""
+
+    def __init__(self, path: str | os.PathLike[str], *, resume: bool, fingerprint: dict[str, Any]) -> None:
+        self.path = Path(path).expanduser()
+        self.resume = resume
+        self.fingerprint = fingerprint
+        self.repairs: list[str] = []  # human lines: torn tails cut on open
+        self.torn_lines = 0
+        self._lock_fd: int | None = None
+        self._fds: dict[str, int] = {}
+
+    # -- opening -------------------------------------------------------------------------
+
+    def __enter__(self) -> "RunFolder":
+        self._make_folder()
+        self._take_lock()
+        try:
+            self._refuse_foreign_content()
+            if self.resume:
+                self.check_resume(self.fingerprint)
+                self._repair_tails()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _make_folder(self) -> None:
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(
+                f"cannot create the output folder {self.path}: {_os_message(exc)}",
+                hint="choose a writable --output path",
+            ) from None
+        if not os.access(self.path, os.W_OK | os.X_OK):
+            raise OutputError(f"the output folder {self.path} is not writable", hint="choose a writable --output path")
+
+    def _take_lock(self) -> None:
+        try:
+            fd = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise OutputError(f"cannot write in {self.path}: {_os_message(exc)}", hint="choose a writable --output path") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise OutputError(
+                f"another run is writing {self.path}",
+                hint="wait for it to finish, or give this run a different --output",
+            ) from None
+        self._lock_fd = fd
+        try:  # who holds it, for a person looking at the folder; the flock is what counts
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError:
+            pass
+
+    def _refuse_foreign_content(self) -> None:
+        present = sorted(p.name for p in self.path.iterdir() if p.name != LOCK_FILE)
+        if not present or self.resume:
+            return
+        shown = ", ".join(present[:4]) + (", ..." if len(present) > 4 else "")
+        raise OutputError(
+            f"the output folder {self.path} is not empty ({shown})",
+            hint="add --resume to continue the run in it, or give a new --output",
+        )
+
+    def check_resume(self, fingerprint: dict[str, Any]) -> dict[str, Any] | None:
+        """The saved state if this folder can be resumed with ``fingerprint``.
+
+        ``None`` for a folder that holds no run yet (resuming it simply starts the run).
+        Raises ``ResumeError`` naming every key that changed."""
+        state = self.load_state()
+        if state is None:
+            leftovers = [name for name in FILES.values() if (self.path / name).exists()]
+            if leftovers:
+                raise ResumeError(
+                    f"{self.path} has {', '.join(leftovers)} but no {STATE_FILE}; it is not a synthgen run folder",
+                    hint="give a new --output",
+                )
+            return None
+        changes = diff_fingerprints(state.get("fingerprint", {}), fingerprint)
+        if changes:
+            raise ResumeError(
+                f"cannot resume {self.path}: the config changed ({'; '.join(changes)})",
+                hint="rerun with the original settings, or give a new --output to start over",
+            )
+        return state
+
+    def _repair_tails(self) -> None:
+        for name in (*FILES.values(), LOG_FILE):
+            cut = repair_torn_tail(self.path / name)
+            if cut:
+                self.torn_lines += 1
+                self.repairs.append(f"{name}: removed a torn last line ({cut} bytes) left by an interrupted write")
+        if self.repairs:
+            log = RunLogger(self.path / LOG_FILE)
+            for line in self.repairs:
+                log.event("repair", message=line)
+            log.close()
+
+    # -- reading -------------------------------------------------------------------------
+
+    def existing(self, kind: Kind) -> Iterator[dict[str, Any]]:
+        """Records already written for ``kind``. A bad line in the middle means the file was
+        edited or corrupted by something else: stop with its line number, don't guess."""
+        path = self._file(kind)
+        if not path.exists():
+            return
+        with open(path, "rb") as fh:
+            for number, raw in enumerate(fh, 1):
+                if not raw.strip():
+                    continue
+                try:
+                    yield json.loads(raw)
+                except ValueError:
+                    raise OutputError(
+                        f"{path}:{number}: not a JSON record",
+                        hint="the file was changed outside synthgen; fix or remove that line",
+                    ) from None
+
+    def existing_accepted(self) -> Iterator[dict[str, Any]]:
+        return self.existing("accepted")
+
+    def load_state(self) -> dict[str, Any] | None:
+        path = self.path / STATE_FILE
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise OutputError(f"cannot read {path}: {_os_message(exc)}") from None
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise ResumeError(f"{path} is not valid JSON", hint="give a new --output to start over") from None
+        return check_state(data, str(path))
+
+    # -- writing -------------------------------------------------------------------------
+
+    def append(self, kind: Kind, records: list[dict[str, Any]]) -> None:
+        """Append whole lines in one write, then fsync. On failure the file is cut back to
+        where it was, so it never holds half a batch or half a line."""
+        if not records:
+            return
+        data = b"".join(json.dumps(r, ensure_ascii=False).encode("utf-8") + b"\n" for r in records)
+        fd = self._fd(kind)
+        start = os.fstat(fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        except OSError as exc:
+            self._roll_back(fd, start)
+            raise OutputError(
+                f"cannot write {self._file(kind)}: {_os_message(exc)}; records written before this batch are kept",
+                hint="free some space, then rerun with --resume",
+            ) from None
+
+    def _roll_back(self, fd: int, size: int) -> None:
+        try:
+            os.ftruncate(fd, size)
+            os.fsync(fd)
+        except OSError:
+            pass  # the torn tail is cut on the next open instead
+
+    def save_state(self, state: dict[str, Any]) -> None:
+        """Replace run.json atomically: a reader sees the old state or the new, never half."""
+        state["updated_at"] = now_iso()
+        target = self.path / STATE_FILE
+        temp = self.path / (STATE_FILE + ".tmp")
+        data = (json.dumps(state, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+        try:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(temp, target)
+            self._fsync_dir()
+        except OSError as exc:
+            raise OutputError(
+                f"cannot write {target}: {_os_message(exc)}", hint="free some space, then rerun with --resume"
+            ) from None
+
+    def _fsync_dir(self) -> None:
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _file(self, kind: str) -> Path:
+        if kind not in FILES:
+            raise ValueError(f"unknown record kind {kind!r}; expected one of {', '.join(FILES)}")
+        return self.path / FILES[kind]
+
+    def _fd(self, kind: str) -> int:
+        if self._lock_fd is None:
+            raise RuntimeError("RunFolder used outside its 'with' block")
+        fd = self._fds.get(kind)
+        if fd is None:
+            path = self._file(kind)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise OutputError(f"cannot write {path}: {_os_message(exc)}") from None
+            self._fds[kind] = fd
+        return fd
+
+    def close(self) -> None:
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
