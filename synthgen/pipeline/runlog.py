@@ -14,8 +14,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from datetime import datetime, timezone
+
 from synthgen.errors import OutputError, redact
-from synthgen.pipeline.runstate import now_iso
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
 def scrub(value: Any) -> Any:

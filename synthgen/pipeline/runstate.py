@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
 from typing import Any
 
-from synthgen.errors import ResumeError, redact
+from synthgen.errors import ResumeError
+from synthgen.pipeline.runlog import now_iso, scrub
 
 SCHEMA_VERSION = 1
 
@@ -49,19 +49,15 @@ NOT_FINGERPRINTED = frozenset(
 )
 
 
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
 def stopped(reason: str) -> str:
     """Status of a run that stopped early on purpose, e.g. ``stopped:budget``."""
     return f"stopped:{reason}"
 
 
 def _normalise(value: Any) -> Any:
-    """JSON round trip (tuples → lists, Paths → str) so old and new compare like for like."""
-    text = json.dumps(value, sort_keys=True, default=str)
-    return json.loads(redact(text))
+    """JSON round trip (tuples → lists, Paths → str) so old and new compare like for like;
+    every string redacted, so a key in a config value never reaches run.json."""
+    return scrub(json.loads(json.dumps(value, sort_keys=True, default=str)))
 
 
 def fingerprint_of(config: dict[str, Any]) -> dict[str, Any]:
