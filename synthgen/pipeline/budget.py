@@ -220,7 +220,7 @@ def count_prompt_tokens(
     air-gapped machines must not hang on a hub lookup), else chars/4."""
     texts = list(texts)
     folder = _tokenizer_folder(spec, tokenizer_folder)
-    if folder is not None:
+    if folder is not None and texts:
         try:
             from transformers import AutoTokenizer  # heavy: only when a tokenizer is there
 
