@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Iterator, Literal
 
 from synthgen.errors import OutputError, ResumeError
-from synthgen.pipeline.runlog import RunLogger, repair_torn_tail
+from synthgen.pipeline.runlog import RunLogger, repair_torn_tail, scrub
 from synthgen.pipeline.runstate import check_state, diff_fingerprints, now_iso
 
 Kind = Literal["accepted", "rejected", "failed"]
@@ -213,11 +213,13 @@ class RunFolder:
             pass  # the torn tail is cut on the next open instead
 
     def save_state(self, state: dict[str, Any]) -> None:
-        """Replace run.json atomically: a reader sees the old state or the new, never half."""
+        """Replace run.json atomically: a reader sees the old state or the new, never half.
+        Every string is redacted on the way out (a resume command or stop reason could
+        carry a key)."""
         state["updated_at"] = now_iso()
         target = self.path / STATE_FILE
         temp = self.path / (STATE_FILE + ".tmp")
-        data = (json.dumps(state, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+        data = (json.dumps(scrub(state), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
         try:
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             try:
