@@ -1,0 +1,164 @@
+"""Dedup: exact, near-duplicate and structural, with a reason code for every drop.
+
+- exact (``dup_exact``): the normalized DOT hash plus the normalized request text hash,
+  one key with a versioned prefix (``x1:``), so a change of normal form never mixes keys.
+- near (``dup_near``): MinHash LSH (datasketch) over one set holding the request's word
+  3-shingles and the DOT's token 3-shingles; a pair whose estimated Jaccard similarity is
+  at least ``near_threshold`` (default 0.8) is a near-duplicate.
+- structural (``dup_shape``): graphs with the same shape hash (same topology, labels
+  ignored) are not dropped outright, because small graphs have few shapes and the
+  ``simple`` quota would starve; instead at most ``max_per_shape`` records (default 4)
+  share one shape within one (domain, complexity) cell.
+
+The index holds only accepted records: the step reserves keys while a batch is in flight
+(so duplicates inside one batch are caught) and ``settle`` releases the ones that a later
+step dropped. On ``--resume`` the index is rebuilt from the accepted records on disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zlib
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from synthgen.pipeline.steps import Sample, Step
+
+EXACT_PREFIX = "x1:"
+_WORD = re.compile(r"[a-z0-9]+")
+_DOT_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|->|--|[A-Za-z_0-9.]+|[{}\[\];=,:]')
+
+
+@dataclass(slots=True, frozen=True)
+class DedupConfig:
+    near_threshold: float = 0.8
+    num_perm: int = 64
+    max_per_shape: int = 4
+    exact: bool = True
+    near: bool = True
+    shape: bool = True
+
+
+def normalize_request(text: str) -> str:
+    return " ".join(_WORD.findall(text.lower()))
+
+
+def _fallback_dot_hash(dot: str) -> str:
+    return "ws1:" + hashlib.blake2b(" ".join(dot.split()).encode(), digest_size=16).hexdigest()
+
+
+def exact_key(request: str, dot_hash: str) -> str:
+    text_hash = hashlib.blake2b(normalize_request(request).encode(), digest_size=16).hexdigest()
+    return f"{EXACT_PREFIX}{hashlib.blake2b(f'{dot_hash}|{text_hash}'.encode(), digest_size=16).hexdigest()}"
+
+
+def shingles(request: str, dot: str, k: int = 3) -> set[bytes]:
+    """Word k-shingles of the request and token k-shingles of the DOT, tagged apart."""
+    words = _WORD.findall(request.lower())
+    tokens = _DOT_TOKEN.findall(dot)
+    out = {("t:" + " ".join(words[i : i + k])).encode() for i in range(max(1, len(words) - k + 1))}
+    out |= {("d:" + " ".join(tokens[i : i + k])).encode() for i in range(max(1, len(tokens) - k + 1))}
+    return out
+
+
+class DedupIndex:
+    """Everything accepted so far, in the three forms the checks need."""
+
+    def __init__(self, config: DedupConfig = DedupConfig()) -> None:
+        from datasketch import MinHash, MinHashLSH
+
+        self.config = config
+        self._MinHash = MinHash
+        template = MinHash(num_perm=config.num_perm, seed=1)
+        self._perms, self._scheme = template.permutations, template.scheme
+        self._lsh = MinHashLSH(threshold=config.near_threshold, num_perm=config.num_perm)
+        self._exact: set[str] = set()
+        self._shapes: Counter[tuple[Any, ...]] = Counter()
+
+    def minhash(self, request: str, dot: str) -> Any:
+        m = self._MinHash(num_perm=self.config.num_perm, hashfunc=zlib.crc32, permutations=self._perms, scheme=self._scheme)
+        m.update_batch(list(shingles(request, dot)))
+        return m
+
+    def check(self, key: str, exact: str, shape_key: tuple[Any, ...] | None, mh: Any) -> tuple[str, str] | None:
+        """(reason, detail) if this record duplicates one already held, else None."""
+        if self.config.exact and exact in self._exact:
+            return "dup_exact", exact
+        if self.config.shape and shape_key is not None and self._shapes[shape_key] >= self.config.max_per_shape:
+            return "dup_shape", f"{self._shapes[shape_key]} records already share shape {shape_key[-1]}"
+        if self.config.near and mh is not None:
+            hits = self._lsh.query(mh)
+            if hits:
+                return "dup_near", f"near-duplicate of {hits[0]}"
+        return None
+
+    def add(self, key: str, exact: str, shape_key: tuple[Any, ...] | None, mh: Any) -> None:
+        self._exact.add(exact)
+        if shape_key is not None:
+            self._shapes[shape_key] += 1
+        if mh is not None and key not in self._lsh:
+            self._lsh.insert(key, mh)
+
+    def remove(self, key: str, exact: str, shape_key: tuple[Any, ...] | None) -> None:
+        self._exact.discard(exact)
+        if shape_key is not None:
+            self._shapes[shape_key] -= 1
+        if key in self._lsh:
+            self._lsh.remove(key)
+
+    def add_record(self, record: dict[str, Any]) -> None:
+        """Rebuild from one accepted record (on --resume)."""
+        hashes = record.get("validation", {}).get("hashes", {})
+        dot_hash = hashes.get("normal_hash") or _fallback_dot_hash(record["dot"])
+        exact = hashes.get("exact") or exact_key(record["request"], dot_hash)
+        shape = hashes.get("shape_hash")
+        shape_key = (record.get("domain"), record.get("complexity_measured"), shape) if shape else None
+        mh = self.minhash(record["request"], record["dot"]) if self.config.near else None
+        self.add(record["id"], exact, shape_key, mh)
+
+    def __len__(self) -> int:
+        return len(self._exact)
+
+
+class DedupStep(Step):
+    name = "dedup"
+
+    def __init__(self, index: DedupIndex) -> None:
+        super().__init__()
+        self.index = index
+        self._pending: dict[str, tuple[str, tuple[Any, ...] | None]] = {}
+
+    def process(self, batch: list[Sample]) -> list[Sample]:
+        kept = []
+        for sample in batch:
+            key = sample_key(sample)
+            dot_hash = sample.hashes.get("normal_hash") or _fallback_dot_hash(sample.dot)
+            exact = exact_key(sample.request, dot_hash)
+            sample.hashes["exact"] = exact
+            shape = sample.hashes.get("shape_hash")
+            shape_key = (sample.item.domain, sample.complexity, shape) if shape else None
+            mh = self.index.minhash(sample.request, sample.dot) if self.index.config.near else None
+            found = self.index.check(key, exact, shape_key, mh)
+            if found:
+                self.drop(sample, *found)
+                continue
+            self.index.add(key, exact, shape_key, mh)
+            self._pending[key] = (exact, shape_key)
+            kept.append(sample)
+        return kept
+
+    def settle(self, accepted: list[Sample]) -> None:
+        """Release the keys of samples that a later step (quota) dropped."""
+        keep = {sample_key(s) for s in accepted}
+        for key, (exact, shape_key) in self._pending.items():
+            if key not in keep:
+                self.index.remove(key, exact, shape_key)
+        self._pending = {}
+
+
+def sample_key(sample: Sample) -> str:
+    """The record id: the plan item id, plus the completion index when n > 1."""
+    index = getattr(sample.completion, "index", 0)
+    return sample.item.id if not index else f"{sample.item.id}-{index}"
