@@ -1,0 +1,216 @@
+"""Verdicts: is this text a DOT graph Graphviz accepts, and if so, what does it look like?
+
+Cheapest checks first, so a bad item costs as little as possible: known input failures and
+the size cap (no parsing), empty / not-DOT sniffing, then the grammar parse in-process
+(which also gives features, complexity and hashes), then Graphviz for those that parsed —
+all of a batch in as few Graphviz processes as its errors allow. ``validate_texts`` is what
+both `synthgen validate` and the generation pipeline call, one batch at a time.
+
+Reason codes (``Verdict.reason``), stable for reports and counters:
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from synthgen.dot.inputs import DEFAULT_MAX_BYTES, DotItem, item_from_bytes
+
+if TYPE_CHECKING:
+    from synthgen.dot.graphviz import GraphvizChecker, GraphvizResult
+
+REASONS: dict[str, str] = {
+    "ok": "valid: parses with the DOT grammar and Graphviz accepts it",
+    "empty": "nothing but whitespace",
+    "not_dot": "does not start like a DOT graph (strict/graph/digraph), or Graphviz found no graph",
+    "encoding": "binary data (NUL bytes), not text",
+    "too_large": "over the size cap (--max-bytes); not parsed",
+    "grammar": "rejected by synthgen's DOT grammar (message has line and column)",
+    "too_deep": "nested too deeply to parse safely",
+    "graphviz": "rejected by Graphviz, or Graphviz failed on it (message is Graphviz's own)",
+    "timeout": "Graphviz did not finish in time",
+    "bad_json": "a JSONL line that is not a JSON object",
+    "no_dot_field": "a JSONL record without a string 'dot' field",
+    "read_error": "the file could not be read",
+    "internal": "synthgen failed on this item (a bug: please report it with the item)",
+}
+__doc__ += "\n".join(f"- ``{code}``: {text}" for code, text in REASONS.items())
+
+# A DOT graph starts with optional comments, then strict / graph / digraph (any case).
+_COMMENTS = r"(?:\s+|//[^\n]*|#[^\n]*|/\*.*?\*/)*"
+_DOT_START = re.compile(_COMMENTS + r"(?:strict\s*)?(?:di)?graph\b", re.IGNORECASE | re.DOTALL)
+
+
+@dataclass(slots=True)
+class Verdict:
+    """One item's verdict. Features and hashes are filled whenever the grammar parse passed."""
+
+    id: str
+    source: str
+    ok: bool
+    reason: str
+    message: str = ""
+    line: int | None = None
+    column: int | None = None
+    size_bytes: int = 0
+    grammar_ok: bool | None = None
+    graphviz_ok: bool | None = None
+    features: dict | None = None
+    complexity: str | None = None
+    normal_hash: str | None = None
+    shape_hash: str | None = None
+    warnings: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "source": self.source,
+            "ok": self.ok,
+            "reason": self.reason,
+            "message": self.message,
+            "line": self.line,
+            "column": self.column,
+            "size_bytes": self.size_bytes,
+            "grammar_ok": self.grammar_ok,
+            "graphviz_ok": self.graphviz_ok,
+            "features": self.features,
+            "complexity": self.complexity,
+            "normal_hash": self.normal_hash,
+            "shape_hash": self.shape_hash,
+            "warnings": list(self.warnings),
+        }
+
+
+def validate_texts(
+    items: Iterable[str | bytes | DotItem],
+    *,
+    graphviz: bool = True,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    checker: GraphvizChecker | None = None,
+) -> list[Verdict]:
+    """One verdict per item, in order. Never raises for bad input.
+
+    ``items`` may be plain texts (ids are their positions), raw bytes (decoded like
+    Graphviz does) or ``DotItem``s from ``synthgen.dot.inputs``. Pass a long-lived
+    ``checker`` to choose batch size, timeout or layout checking; ``graphviz=False`` stops
+    at the grammar.
+    """
+    verdicts = [_grammar_stage(_as_item(i, item, max_bytes), max_bytes) for i, item in enumerate(items)]
+    if graphviz:
+        _graphviz_stage(verdicts, checker)
+    return [v for v, _ in verdicts]
+
+
+def _as_item(index: int, item: str | bytes | DotItem, max_bytes: int) -> DotItem:
+    if isinstance(item, DotItem):
+        return item
+    if isinstance(item, bytes):
+        return item_from_bytes(str(index), "", item, max_bytes)
+    return DotItem(str(index), "", item, len(item.encode("utf-8", "surrogatepass")))
+
+
+def _grammar_stage(item: DotItem, max_bytes: int) -> tuple[Verdict, str | None]:
+    """The verdict so far, and the text to send on to Graphviz (None once settled)."""
+    verdict = Verdict(item.id, item.source, ok=False, reason=item.reason or "", size_bytes=item.size)
+    if item.reason:
+        verdict.message = item.message
+        return verdict, None
+    text = item.text or ""
+    if item.size > max_bytes:
+        verdict.reason = "too_large"
+        verdict.message = f"graph is {item.size:,} bytes, over the {max_bytes:,}-byte cap (--max-bytes)"
+        return verdict, None
+    if not text.strip():
+        verdict.reason, verdict.message = "empty", "no text"
+        return verdict, None
+    if not _DOT_START.match(text):
+        verdict.reason, verdict.message = "not_dot", f"does not start with graph/digraph/strict: {_snippet(text)!r}"
+        return verdict, None
+    return _parse_and_measure(verdict, text)
+
+
+def _parse_and_measure(verdict: Verdict, text: str) -> tuple[Verdict, str | None]:
+    from synthgen.dot.parser import DotSyntaxError, parse
+
+    try:
+        tree = parse(text)
+    except DotSyntaxError as exc:
+        verdict.reason, verdict.grammar_ok = "grammar", False
+        verdict.message = " ".join(str(exc).split())[:500]
+        verdict.line, verdict.column = getattr(exc, "line", None), getattr(exc, "column", None)
+        return verdict, None
+    except RecursionError:
+        verdict.reason, verdict.grammar_ok = "too_deep", False
+        verdict.message = "nested too deeply to parse (Python recursion limit)"
+        return verdict, None
+    except Exception as exc:  # noqa: BLE001 - a parser bug must cost one verdict, not the run
+        return _internal(verdict, "parse", exc), None
+    verdict.grammar_ok = True
+    try:
+        _measure(verdict, tree)
+    except RecursionError:
+        verdict.reason, verdict.message = "too_deep", "nested too deeply to measure (Python recursion limit)"
+        return verdict, None
+    except Exception as exc:  # noqa: BLE001
+        return _internal(verdict, "measure", exc), None
+    verdict.ok, verdict.reason = True, "ok"
+    return verdict, text
+
+
+def _measure(verdict: Verdict, tree: object) -> None:
+    from synthgen.dot.features import complexity_of, measure
+    from synthgen.dot.normal import normal_hash, shape_hash
+
+    features = measure(tree)
+    verdict.features = features.to_dict()
+    verdict.complexity = str(complexity_of(features))
+    verdict.normal_hash = normal_hash(tree)
+    verdict.shape_hash = shape_hash(tree)
+
+
+def _graphviz_stage(verdicts: list[tuple[Verdict, str | None]], checker: GraphvizChecker | None) -> None:
+    pending = [(v, text) for v, text in verdicts if text is not None]
+    if not pending:
+        return
+    if checker is None:
+        from synthgen.dot.graphviz import GraphvizChecker
+
+        checker = GraphvizChecker()
+    results = checker.check([text for _, text in pending])
+    for (verdict, _), result in zip(pending, results, strict=True):
+        _apply(verdict, result)
+
+
+def _apply(verdict: Verdict, result: GraphvizResult) -> None:
+    verdict.graphviz_ok = result.ok
+    verdict.warnings = result.warnings
+    if not result.ok:
+        verdict.ok, verdict.reason, verdict.message = False, result.reason, result.message
+        verdict.line, verdict.column = result.line, None
+
+
+def _internal(verdict: Verdict, stage: str, exc: Exception) -> Verdict:
+    verdict.reason = "internal"
+    verdict.message = f"{stage} failed: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+    return verdict
+
+
+def _snippet(text: str, width: int = 40) -> str:
+    return " ".join(text.split())[:width]
+
+
+def summarize(verdicts: Iterable[Verdict]) -> dict:
+    """Counts by reason, for the CLI summary and reports."""
+    counts: dict[str, int] = {}
+    for verdict in verdicts:
+        counts[verdict.reason] = counts.get(verdict.reason, 0) + 1
+    return summary_from_counts(counts)
+
+
+def summary_from_counts(counts: dict[str, int]) -> dict:
+    """{"total", "valid", "invalid", "by_reason": {reason: count}} from counts by reason."""
+    total = sum(counts.values())
+    valid = counts.get("ok", 0)
+    return {"total": total, "valid": valid, "invalid": total - valid, "by_reason": dict(sorted(counts.items()))}
