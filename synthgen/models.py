@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from synthgen.config import ConfigBase, load_yaml
-from synthgen.errors import ConfigError, UnknownNameError
+from synthgen.errors import BackendError, ConfigError, UnknownNameError
 from synthgen.paths import resource_dir
 
 # "fake" is a deterministic stand-in for tests and benchmarks of the steps around the engine.
@@ -70,6 +70,7 @@ class ModelSpec(ConfigBase):
     gpu_memory_utilization: float = Field(0.85, gt=0, le=1)
     chat_template: str | None = None  # a Jinja template overriding the tokenizer's
     min_memory_gb: float | None = None  # rough need, checked before loading
+    params_b: float | None = Field(None, gt=0)  # parameters, in billions (for `models list`)
     # API engines (openai-compatible)
     provider: str | None = None  # preset: nim, openai, gemini, vllm-server, ollama
     api_model: str | None = None  # the model's name at the endpoint
@@ -121,3 +122,50 @@ def resolve_model(name: str) -> ModelSpec:
     if name.startswith(("/", ".", "~")):
         raise ConfigError(f"model path {name} does not exist", hint="give a folder holding config.json and weights")
     raise UnknownNameError("model", name, list(specs))
+
+
+def local_weights(spec: ModelSpec) -> tuple[str, str | None]:
+    """(model id or folder, revision) an engine loads, without any network access here.
+
+    A packaged file is converted once into the user cache; a local path must exist; a hub
+    id is returned as is (the engine downloads it, or reads the HF cache when
+    ``HF_HUB_OFFLINE=1``; ``synthgen models pull`` prepares a folder for air-gapped boxes).
+    """
+    if spec.source is None:
+        raise ConfigError(f"model {spec.alias!r} has no source", hint="local engines need source.path or source.hf_id")
+    if spec.source.packaged:
+        from synthgen.backends.embedded import ensure_embedded_model, packaged_target
+
+        return str(ensure_embedded_model(spec.source.packaged, packaged_target(spec.alias))), None
+    if spec.source.path:
+        path = Path(spec.source.path).expanduser()
+        if not (path / "config.json").is_file():
+            raise ConfigError(
+                f"model {spec.alias!r}: local path {path} is not a model folder (no config.json)",
+                hint=f"run 'synthgen models pull {spec.alias} --to DIR' on a connected machine, then copy DIR",
+            )
+        return str(path), None
+    return str(spec.source.hf_id), spec.source.revision
+
+
+def estimate_memory_gb(spec: ModelSpec, weights: str | None = None) -> float | None:
+    """Memory the model needs: ``min_memory_gb`` if the spec says, else 1.3 x the weights on
+    disk (a local folder), else 1.3 x 2 bytes per parameter (bf16); None when unknown."""
+    if spec.min_memory_gb is not None:
+        return spec.min_memory_gb
+    if weights and Path(weights).is_dir():
+        size = sum(p.stat().st_size for p in Path(weights).glob("*") if p.suffix in (".safetensors", ".bin", ".pt"))
+        if size:
+            return round(1.3 * size / 1e9, 2)
+    if spec.params_b:
+        return round(1.3 * 2 * spec.params_b, 2)
+    return None
+
+
+def check_memory(spec: ModelSpec, need_gb: float | None, have_gb: float, where: str) -> None:
+    """Refuse to start an engine that cannot fit, before it fails deep inside its workers."""
+    if need_gb is not None and need_gb > have_gb:
+        raise BackendError(
+            f"model {spec.alias!r} needs about {need_gb:.1f} GB but only {have_gb:.1f} GB of {where} is available",
+            hint="pick a smaller model (synthgen models list), add GPUs with parallelism.tensor, or free memory",
+        )

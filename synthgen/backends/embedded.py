@@ -55,8 +55,13 @@ def packaged_file(packaged: str = PACKAGED) -> Path:
     )
 
 
+def packaged_target(alias: str) -> Path:
+    """Where the converted folder of a packaged model lives in the user cache."""
+    return synthgen_home() / "models" / alias
+
+
 def embedded_model_dir() -> Path:
-    return synthgen_home() / "models" / EMBEDDED_ALIAS
+    return packaged_target(EMBEDDED_ALIAS)
 
 
 def is_converted(folder: Path) -> bool:

