@@ -6,7 +6,8 @@ the real parse, Graphviz, measure, dedup and quota code at thousands of records 
 Knobs (constructor overrides, or ``SYNTHGEN_FAKE_<NAME>`` environment variables so a test
 can drive the CLI): ``garbage_rate`` (text that is not the output format → failed),
 ``invalid_rate`` (DOT that Graphviz rejects → rejected), ``error_rate`` (engine errors),
-``duplicate_rate`` (repeats an earlier answer), ``judge_no_rate`` (judge answers "no"), ``delay_s`` (sleep per batch), ``seed``.
+``duplicate_rate`` (repeats an earlier answer), ``judge_no_rate`` (judge answers "no"),
+``complexity`` (answer at this level whatever the prompt asks), ``delay_s`` (sleep per batch), ``seed``.
 Outputs depend only on (seed, request id), so a resumed run sees the same answers.
 """
 
@@ -20,7 +21,7 @@ from typing import Any, ClassVar, Sequence
 
 from synthgen.backends.base import Completion, GenerationRequest
 
-_KNOBS = {"garbage_rate": 0.0, "invalid_rate": 0.0, "error_rate": 0.0, "duplicate_rate": 0.0, "judge_no_rate": 0.0, "delay_s": 0.0, "seed": 0}
+_KNOBS = {"garbage_rate": 0.0, "invalid_rate": 0.0, "error_rate": 0.0, "duplicate_rate": 0.0, "judge_no_rate": 0.0, "delay_s": 0.0, "seed": 0, "complexity": ""}
 _WORDS = (
     "idle patrol chase attack flee search alert guard reload heal "
     "connect syn ack established fin_wait close_wait timeout retry handshake reset "
@@ -139,7 +140,7 @@ class FakeBackend:
         elif roll - k["garbage_rate"] < k["duplicate_rate"] and self._pool:
             text = rng.choice(self._pool)
         else:
-            request, dot = fake_dot(rng, _asked_complexity(req))
+            request, dot = fake_dot(rng, k["complexity"] or _asked_complexity(req))
             if rng.random() < k["invalid_rate"]:
                 dot = dot.replace(" -> ", " -> -> ", 1)
             text = format_output(request, dot)

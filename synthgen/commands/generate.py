@@ -27,7 +27,7 @@ Resume = Annotated[bool, typer.Option("--resume", help="Continue the run in --ou
 Seed = Annotated[int, typer.Option("--seed", envvar="SYNTHGEN_SEED", help="Plan seed.")]
 BatchSize = Annotated[int, typer.Option("--batch-size", envvar="SYNTHGEN_BATCH_SIZE", help="Prompts per engine call.")]
 MaxCandidates = Annotated[Optional[int], typer.Option("--max-candidates", envvar="SYNTHGEN_MAX_CANDIDATES", help="Hard cap on candidates generated (default max(4 x count, count + 64)).")]
-Templates = Annotated[Optional[Path], typer.Option("--templates", envvar="SYNTHGEN_TEMPLATES", help="Folder of your own recipe/domain templates.")]
+Templates = Annotated[Optional[Path], typer.Option("--templates", envvar="SYNTHGEN_TEMPLATES_DIR", help="Folder of your own recipe/domain templates.")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="A progress line after every batch.")]
 
 DEFAULT_OUTPUT = Path("synthgen-output")
@@ -57,8 +57,11 @@ def _run(spec: Any, model: str, opts: dict[str, Any]) -> None:
 
     summary = Runner(config).run()
     print_summary(summary)
-    if summary["status"] not in ("completed",):
-        raise typer.Exit(0 if summary["status"].startswith("stopped") else 130)
+    if summary["status"] != "completed":
+        # Stopped early on purpose (budget, candidate cap): BudgetExceeded's code; Ctrl-C: 130.
+        from synthgen.errors import BudgetExceeded
+
+        raise typer.Exit(BudgetExceeded.exit_code if summary["status"].startswith("stopped") else 130)
 
 
 def dry_run_lines(config: Any) -> list[str]:

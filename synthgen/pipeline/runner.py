@@ -196,8 +196,9 @@ class Runner:
     def run(self) -> dict[str, Any]:
         from synthgen.backends.registry import create_backend
         from synthgen.pipeline.budget import Budget, Ledger
+        from synthgen.pipeline.runlog import RunLogger
         from synthgen.pipeline.runstate import new_state
-        from synthgen.pipeline.sink import RunFolder
+        from synthgen.pipeline.sink import LOG_FILE, RunFolder
 
         cfg = self.config
         budget = Budget(cfg.max_gpu_hours, cfg.max_cost)
@@ -214,7 +215,12 @@ class Runner:
 
             self.planner = Planner(self.plan.recipe, cfg.seed, start_index=self._restore(folder, state))
             ctx = self._context(state["run_id"])
-            return self._loop(folder, state, ledger, budget, ctx)
+            with RunLogger(folder.path / LOG_FILE) as self.log:
+                self.log.event("start", run_id=ctx.run_id, model=ctx.model, resume=cfg.resume, targets=self.quota.target_total,
+                               accepted_on_disk=self.quota.accepted_total, plan_next_index=self.planner.next_index)
+                summary = self._loop(folder, state, ledger, budget, ctx)
+                self.log.event("stop", status=summary["status"], reason=summary["stop_reason"], accepted=summary["accepted"])
+            return summary
 
     def _context(self, run_id: str) -> RecordContext:
         spec = self.plan.spec
@@ -277,6 +283,8 @@ class Runner:
         folder.append("failed", [failed_record(d, ctx) for d in result.of_kind("failed")])
         state["plan_next_index"] = self.planner.next_index
         self._save(folder, state, ledger, "running", "")
+        self.log.event("batch", candidates=len(items), accepted=len(result.accepted), rejected=len(result.of_kind("rejected")),
+                       failed=len(result.of_kind("failed")), accepted_total=self.quota.accepted_total)
         self.progress.update(self.quota, ledger, self.candidates)
 
     def process(self, items: list[Any], ledger: Any) -> BatchResult:

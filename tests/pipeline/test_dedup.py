@@ -1,0 +1,87 @@
+"""Dedup: exact, near-duplicate and per-shape limits; in-batch duplicates; resume rebuild."""
+
+from __future__ import annotations
+
+from synthgen.backends.base import Completion
+from synthgen.pipeline.dedup import DedupConfig, DedupIndex, DedupStep, exact_key, normalize_request
+from synthgen.pipeline.steps import Pipeline, Sample
+from synthgen.recipes.nl2dot import PlanItem
+
+DOT = (
+    'digraph order {{\n  cart [label="Cart"];\n  pay [label="Payment"];\n  ship [label="Shipped"];\n'
+    '  done [label="Delivered"];\n  cart -> pay [label="checkout"];\n  pay -> ship [label="{label}"];\n'
+    '  ship -> done [label="arrive"];\n  pay -> cart [label="declined"];\n}}'
+)
+REQUEST = "Draw the order flow of a web shop from cart to payment, shipping and delivery, with declined payments going back."
+
+
+def make(i: int, request: str, dot: str, shape: str = "s:a", normal: str | None = None, domain: str = "ecommerce") -> Sample:
+    it = PlanItem(f"1-{i:06d}", i, domain, "orders", "medium", {}, [], "t", "1", i)
+    s = Sample(it, Completion(it.id, "", "stop"), request=request, dot=dot, complexity="medium")
+    s.hashes = {"normal_hash": normal or f"n:{hash(dot)}", "shape_hash": shape}
+    return s
+
+
+def run(step: DedupStep, samples: list[Sample]):
+    result = Pipeline([step]).run(samples)
+    step.settle(result.accepted)
+    return result
+
+
+def test_exact_duplicate_ignores_case_spacing_and_punctuation_of_the_request():
+    step = DedupStep(DedupIndex(DedupConfig(near=False, shape=False)))
+    a = make(0, REQUEST, DOT.format(label="ship it"), normal="n:same")
+    b = make(1, REQUEST.upper().replace(",", " ,  "), DOT.format(label="ship it"), normal="n:same")
+    result = run(step, [a, b])
+    assert [s.item.index for s in result.accepted] == [0]
+    assert [d.reason for d in result.drops] == ["dup_exact"]
+    assert normalize_request("Hello,  World!") == "hello world"
+    assert exact_key("x", "n:1").startswith("x1:")
+
+
+def test_near_duplicate_is_dropped_and_a_different_pair_is_kept():
+    step = DedupStep(DedupIndex(DedupConfig(shape=False)))
+    first = make(0, REQUEST, DOT.format(label="ship it"))
+    near = make(1, REQUEST + " Please.", DOT.format(label="ship now"))  # one word added, one label changed
+    other = make(2, "A robot arm picks a part, scans it and places it on the belt, or rejects it.",
+                 'digraph arm {\n  pick -> scan;\n  scan -> place [label="ok"];\n  scan -> reject [label="bad"];\n}')
+    result = run(step, [first, near, other])
+    assert [s.item.index for s in result.accepted] == [0, 2]
+    assert [(d.reason, d.sample.item.index) for d in result.drops] == [("dup_near", 1)]
+    assert "1-000000" in result.drops[0].detail
+
+
+def test_shape_repeats_are_limited_per_cell_not_dropped_outright():
+    step = DedupStep(DedupIndex(DedupConfig(near=False, max_per_shape=2)))
+    same_shape = [make(i, f"request number {i}", DOT.format(label=f"l{i}"), shape="s:chain") for i in range(3)]
+    elsewhere = make(3, "request number 3", DOT.format(label="l3"), shape="s:chain", domain="robotics")
+    result = run(step, [*same_shape, elsewhere])
+    assert [s.item.index for s in result.accepted] == [0, 1, 3]
+    assert [d.reason for d in result.drops] == ["dup_shape"]
+
+
+def test_settle_releases_keys_of_samples_dropped_later():
+    index = DedupIndex()
+    step = DedupStep(index)
+    a = make(0, REQUEST, DOT.format(label="x"))
+    assert step([a], []) == [a]  # forwarded by dedup...
+    step.settle([])  # ...then dropped by quota: the index must not keep it
+    assert len(index) == 0
+    result = run(step, [make(1, REQUEST, DOT.format(label="x"))])
+    assert len(result.accepted) == 1 and len(index) == 1
+
+
+def test_index_rebuilt_from_accepted_records_catches_duplicates_on_resume():
+    accepted = make(0, REQUEST, DOT.format(label="ship it"), normal="n:z")
+    step = DedupStep(DedupIndex())
+    run(step, [accepted])
+    record = {
+        "id": "1-000000", "request": accepted.request, "dot": accepted.dot, "domain": "ecommerce",
+        "complexity_measured": "medium", "validation": {"hashes": dict(accepted.hashes)},
+    }
+    rebuilt = DedupIndex()
+    rebuilt.add_record(record)
+    again = DedupStep(rebuilt)
+    result = run(again, [make(5, REQUEST, DOT.format(label="ship it"), normal="n:z"),
+                         make(6, REQUEST + " Thanks.", DOT.format(label="ship it"))])
+    assert [d.reason for d in result.drops] == ["dup_exact", "dup_near"]

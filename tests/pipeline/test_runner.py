@@ -1,0 +1,112 @@
+"""The runner end to end with the fake engine: real parse, Graphviz, measure, dedup, quota, sink.
+
+Exact counts per cell, garbage counted as failures, duplicates dropped with reasons,
+quota_full, the hard candidate cap, the budget stop, resume after a stop, the judge.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from synthgen.models import ModelSpec, Prices
+from synthgen.pipeline.progress import Progress
+from synthgen.pipeline.runner import RunConfig, Runner
+
+pytestmark = [pytest.mark.graphviz, pytest.mark.usefixtures("require_graphviz")]
+
+FAKE = ModelSpec(alias="fake", backend="fake")
+
+
+def run(tmp_path: Path, name: str = "run", spec: ModelSpec = FAKE, **kw) -> tuple[dict, Path, str]:
+    overrides = kw.pop("fake", {})
+    out = tmp_path / name
+    log = io.StringIO()
+    cfg = RunConfig(output=out, spec=spec, model=spec.alias, seed=3, batch_size=kw.pop("batch_size", 8),
+                    backend_overrides=overrides, resume_command=f"synthgen generate --output {out} --resume", **kw)
+    summary = Runner(cfg, progress=Progress(log, every_s=0)).run()
+    return summary, out, log.getvalue()
+
+
+def read(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_exact_counts_per_cell_and_a_complete_run_json(tmp_path):
+    summary, out, _ = run(tmp_path, count=24, complexity="25/50/25", domains="robotics,workflows,ecommerce")
+    records = read(out / "data.jsonl")
+    assert summary["status"] == "completed" and summary["accepted"] == 24 == len(records)
+    cells = Counter((r["domain"], r["complexity_measured"]) for r in records)
+    state = json.loads((out / "run.json").read_text())
+    assert {f"{d}/{c}": n for (d, c), n in cells.items()} == {k: v[1] for k, v in state["quota"].items()}
+    assert sum(v[1] for v in state["quota"].values()) == 24
+    assert len({r["id"] for r in records}) == 24
+    assert len({r["validation"]["hashes"]["exact"] for r in records}) == 24
+    assert all(r["validation"]["graphviz"] and r["task_type"] == "NL_TO_DOT" for r in records)
+    assert state["status"] == "completed" and state["ledger"]["calls"] == summary["candidates"]
+    assert state["counters"]["quota"]["forwarded"] == 24
+
+
+def test_garbage_errors_and_invalid_dot_are_counted_and_saved(tmp_path):
+    fake = {"garbage_rate": 0.2, "error_rate": 0.1, "invalid_rate": 0.15}
+    summary, out, _ = run(tmp_path, count=16, fake=fake)
+    assert summary["status"] == "completed" and len(read(out / "data.jsonl")) == 16
+    failed, rejected = read(out / "failed_prompts.jsonl"), read(out / "rejected.jsonl")
+    assert Counter(f["reason"] for f in failed) == {k: v for k, v in summary["failed"].items()}
+    assert {"malformed_output", "engine_error"} <= set(summary["failed"])
+    assert all(f["prompt"] and "raw_text" in f for f in failed)
+    invalid = [r for r in rejected if r["step"] == "validate"]
+    assert invalid and all(r["detail"] for r in invalid)
+    assert summary["candidates"] == 16 + len(failed) + len(rejected)
+
+
+def test_duplicates_are_dropped_with_their_reason(tmp_path):
+    summary, out, _ = run(tmp_path, count=16, fake={"duplicate_rate": 0.4})
+    rejected = read(out / "rejected.jsonl")
+    assert summary["status"] == "completed"
+    assert summary["rejected"].get("dup_exact", 0) > 0
+    assert {r["reason"] for r in rejected} <= {"dup_exact", "dup_near", "dup_shape", "quota_full"}
+    records = read(out / "data.jsonl")
+    assert len({r["validation"]["hashes"]["exact"] for r in records}) == len(records) == 16
+
+
+def test_quota_full_and_the_candidate_cap_stop(tmp_path):
+    # Every answer measures "medium": medium cells fill, extras are quota_full, simple never fills.
+    summary, out, log = run(tmp_path, count=8, complexity="50/50/0", domains="robotics", max_candidates=20,
+                            fake={"complexity": "medium"})
+    assert summary["status"] == "stopped:cap" and summary["candidates"] == 20
+    assert summary["accepted"] == 4 and summary["rejected"]["quota_full"] > 0
+    assert "hard candidate cap hit" in log and "--resume" in log
+    state = json.loads((out / "run.json").read_text())
+    assert state["quota"] == {"robotics/simple": [0, 4], "robotics/medium": [4, 4]}
+
+
+def test_budget_stops_before_the_next_batch(tmp_path):
+    spec = ModelSpec(alias="fake", backend="fake", prices=Prices(input_per_1m=100.0, output_per_1m=100.0))
+    summary, out, log = run(tmp_path, spec=spec, count=40, max_cost=0.001, batch_size=4)
+    assert summary["status"] == "stopped:budget" and "--max-cost" in summary["stop_reason"]
+    assert summary["ledger"]["usd"] >= 0.001 and summary["candidates"] < 40
+    assert len(read(out / "data.jsonl")) == summary["accepted"] > 0
+
+
+def test_resume_after_a_stop_finishes_without_duplicates(tmp_path):
+    first, out, _ = run(tmp_path, count=20, max_candidates=8)
+    assert first["status"] == "stopped:cap" and first["accepted"] == 8
+    second, _, _ = run(tmp_path, count=20, resume=True)
+    records = read(out / "data.jsonl")
+    assert second["status"] == "completed" and second["accepted"] == 20 == len(records)
+    assert len({r["id"] for r in records}) == 20 and len({r["provenance"]["run_id"] for r in records}) == 1
+    assert second["candidates"] == 20 and second["ledger"]["calls"] == 20  # counters carried over
+
+
+def test_judge_drops_no_and_is_charged(tmp_path):
+    summary, out, _ = run(tmp_path, count=12, validate_semantics=True, fake={"judge_no_rate": 0.3})
+    records = read(out / "data.jsonl")
+    assert summary["status"] == "completed" and len(records) == 12
+    assert all(r["validation"]["judge"] == {"model": "fake", "verdict": "yes"} for r in records)
+    assert summary["rejected"]["judge_no"] > 0
+    assert summary["ledger"]["calls"] == 2 * summary["candidates"] - summary["failed"].get("malformed_output", 0)
