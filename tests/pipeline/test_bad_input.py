@@ -1,0 +1,99 @@
+"""Bad input through the real CLI: one-line errors with the right exit code, or counted
+failures and a clean stop; never a traceback, never a lost accepted record."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from synthgen.cli import main
+
+
+@pytest.fixture()
+def fake_env(tmp_path, monkeypatch) -> Path:
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "fake.yaml").write_text("alias: fake\nbackend: fake\ndescription: test stand-in\n")
+    monkeypatch.setenv("SYNTHGEN_MODELS_DIR", str(models))
+    for knob in ("GARBAGE_RATE", "DELAY_S", "ERROR_RATE"):
+        monkeypatch.delenv(f"SYNTHGEN_FAKE_{knob}", raising=False)
+    return tmp_path
+
+
+def cli(capsys, *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        main([*args])
+        raise SystemExit(0)
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    return int(exc.value.code or 0), out, err
+
+
+def error_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.startswith("synthgen: error:")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "args,code,words",
+    [
+        (["--domains", "robotics,space_travel"], 2, ["unknown domain 'space_travel'", "robotics"]),
+        (["--complexity", "30/30/30"], 2, ["sum to 90", "30/50/20"]),
+        (["--complexity", "30/70"], 2, ["2 values, expected 3"]),
+        (["--count", "0"], 2, ["--count"]),
+    ],
+)
+def test_bad_flags_are_one_line_errors_before_anything_runs(fake_env, capsys, args, code, words):
+    out = fake_env / "run"
+    rc, _, err = cli(capsys, "generate", "--model", "fake", "--output", str(out), *args)
+    line = error_line(err)
+    assert rc == code and all(w in line for w in words), line
+    assert not out.exists()
+
+
+def test_unknown_model_and_wrong_engine_name_what_is_known(fake_env, capsys):
+    rc, _, err = cli(capsys, "generate", "--model", "no-such-model", "--output", str(fake_env / "a"))
+    assert rc == 2 and "unknown model 'no-such-model'" in error_line(err) and "fake" in error_line(err)
+    rc, _, err = cli(capsys, "local", "--model", "fake", "--output", str(fake_env / "b"))
+    assert rc == 2 and "not vllm" in error_line(err)
+    rc, _, err = cli(capsys, "api", "--provider", "nowhere", "--model", "x", "--output", str(fake_env / "c"))
+    assert rc == 2 and "unknown provider 'nowhere'" in error_line(err)
+
+
+def test_malformed_template_yaml_names_the_file(fake_env, capsys):
+    domains = fake_env / "tpl" / "domains"
+    domains.mkdir(parents=True)
+    (domains / "robotics.yaml").write_text("title: [unclosed\ndescription: x\n")
+    rc, _, err = cli(capsys, "generate", "--model", "fake", "--templates", str(fake_env / "tpl"), "--output", str(fake_env / "r"))
+    line = error_line(err)
+    assert rc == 2 and "robotics.yaml" in line and "YAML" in line
+
+
+def test_output_path_that_is_not_writable(fake_env, capsys):
+    blocker = fake_env / "a-file"
+    blocker.write_text("not a folder")
+    rc, _, err = cli(capsys, "generate", "--model", "fake", "--count", "4", "--output", str(blocker / "run"))
+    assert rc == 4 and "--output" in error_line(err)
+
+
+@pytest.mark.graphviz
+def test_garbage_model_is_counted_and_stops_at_the_cap_keeping_earlier_records(fake_env, capsys, monkeypatch, require_graphviz):
+    out = fake_env / "run"
+    base = ["generate", "--model", "fake", "--count", "12", "--output", str(out), "--batch-size", "4"]
+    rc, _, _ = cli(capsys, *base, "--max-candidates", "4")
+    assert rc == 6
+    before = (out / "data.jsonl").read_bytes()
+    assert len(before.splitlines()) == 4
+
+    monkeypatch.setenv("SYNTHGEN_FAKE_GARBAGE_RATE", "1.0")
+    rc, summary, err = cli(capsys, *base, "--max-candidates", "12", "--resume")
+    assert rc == 6 and "hard candidate cap hit" in err and "--resume" in err
+    assert (out / "data.jsonl").read_bytes() == before, "accepted records must survive a bad resume"
+    failed = [json.loads(line) for line in (out / "failed_prompts.jsonl").read_text().splitlines()]
+    assert len(failed) == 8 and {f["reason"] for f in failed} == {"malformed_output"}
+    assert "failed: malformed_output" in summary and "8" in summary
+    state = json.loads((out / "run.json").read_text())
+    assert state["status"] == "stopped:cap" and state["summary"]["failed"] == {"malformed_output": 8}
