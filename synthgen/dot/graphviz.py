@@ -17,6 +17,7 @@ aborts or hangs in layout on some graphs it parses fine.
 
 from __future__ import annotations
 
+import bisect
 import re
 import secrets
 import shutil
@@ -77,7 +78,7 @@ class _Run:
 class GraphvizChecker:
     """Check texts with as few Graphviz processes as the errors allow.
 
-    ``batch_size`` graphs go to one process; ``timeout_s`` bounds each process (a batch or a
+    ``batch_size`` graphs (and at most ~``batch_bytes``) go to one process; ``timeout_s`` bounds each process (a batch or a
     single graph); ``max_memory_mb`` caps a process's address space so a pathological graph
     fails instead of swapping the machine. Safe to reuse across calls; not thread-safe.
     """
@@ -89,6 +90,7 @@ class GraphvizChecker:
         timeout_s: float = 30.0,
         layout: bool = False,
         max_memory_mb: int | None = 4096,
+        batch_bytes: int = 4_000_000,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
@@ -96,6 +98,7 @@ class GraphvizChecker:
         self.timeout_s = timeout_s
         self.layout = layout
         self.max_memory_mb = max_memory_mb
+        self.batch_bytes = batch_bytes
         self.processes = 0  # processes started so far (for benchmarks and reports)
         self._argv: list[str] | None = None
 
@@ -112,15 +115,27 @@ class GraphvizChecker:
         for i, blob in enumerate(data):
             # A NUL byte ends Graphviz's input silently: such a text can't share a stream.
             (queue.append([i]) if b"\0" in blob else batchable.append(i))
-        for start in range(0, len(batchable), self.batch_size):
-            queue.append(batchable[start : start + self.batch_size])
+        queue.extend(self._groups(batchable, data))
         while queue:
             group = queue.popleft()
             if len(group) == 1:
                 results[group[0]] = self.check_one(data[group[0]])
             else:
                 queue.extendleft(reversed(self._check_group(group, data, results)))
-        return [r for r in results if r is not None]
+        assert all(r is not None for r in results)
+        return results  # type: ignore[return-value]
+
+    def _groups(self, indices: list[int], data: list[bytes]) -> list[list[int]]:
+        """Batches of at most ``batch_size`` texts and ~``batch_bytes`` bytes."""
+        groups: list[list[int]] = [[]]
+        size = 0
+        for i in indices:
+            if groups[-1] and (len(groups[-1]) >= self.batch_size or size + len(data[i]) > self.batch_bytes):
+                groups.append([])
+                size = 0
+            groups[-1].append(i)
+            size += len(data[i])
+        return [g for g in groups if g]
 
     def check_one(self, text: str | bytes) -> GraphvizResult:
         """A single text in its own process: Graphviz's own message and line numbers."""
@@ -262,8 +277,6 @@ def _line_of(message: str) -> int | None:
 
 
 def _text_at_line(starts: list[int], line: int) -> int:
-    import bisect
-
     return max(0, bisect.bisect_right(starts, line) - 1)
 
 

@@ -1,0 +1,94 @@
+"""Benchmark: how fast is validation on a real corpus, and what does batching Graphviz buy?
+
+Run from the repo root:  python bench/validate.py [--corpus ../shared/data/dot/graphviz]
+
+Prints graphs/s and MB/s for (a) the grammar alone (parse only, and full grammar-stage
+validation with features and hashes), (b) Graphviz with many graphs per process, (c) Graphviz
+with one process per graph, and the batched / one-by-one ratio. Each figure is the median of
+--repeats runs, all measured in this one process, side by side. Targets: grammar parse
+>= 1 MB/s on one core; batched Graphviz >= 10x one process per graph.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from synthgen.dot.graphviz import GraphvizChecker  # noqa: E402
+from synthgen.dot.inputs import iter_items  # noqa: E402
+from synthgen.dot.validate import validate_texts  # noqa: E402
+
+
+def load_corpus(corpus: Path, max_bytes: int) -> list[str]:
+    items = [item for item in iter_items([corpus], max_bytes=max_bytes) if item.text is not None]
+    return [item.text for item in items]
+
+
+def median_seconds(run: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def parse_all(texts: list[str]) -> int:
+    from synthgen.dot.parser import DotSyntaxError, parse
+
+    parsed = 0
+    for text in texts:
+        try:
+            parse(text)
+            parsed += 1
+        except (DotSyntaxError, RecursionError):
+            pass
+    return parsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "data" / "dot" / "graphviz")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--max-bytes", type=int, default=1_000_000)
+    parser.add_argument("--skip-grammar", action="store_true", help="Graphviz figures only.")
+    args = parser.parse_args()
+    if not args.corpus.is_dir():
+        sys.exit(f"corpus not found: {args.corpus} (pass --corpus)")
+    texts = load_corpus(args.corpus, args.max_bytes)
+    megabytes = sum(len(t.encode("utf-8")) for t in texts) / 1e6
+    print(f"corpus: {args.corpus} - {len(texts)} graphs, {megabytes:.2f} MB (<= {args.max_bytes:,} bytes each)")
+    print(f"machine: {os.cpu_count()} CPUs; median of {args.repeats} runs each\n")
+
+    rows: list[tuple[str, float, str]] = []
+    if not args.skip_grammar:
+        rows.append(("grammar parse only", median_seconds(lambda: parse_all(texts), args.repeats), "0"))
+        grammar = median_seconds(lambda: validate_texts(texts, graphviz=False), args.repeats)
+        rows.append(("grammar validation (+features, hashes)", grammar, "0"))
+    batched = GraphvizChecker(batch_size=args.batch_size)
+    rows.append((f"Graphviz nop, batched x{args.batch_size}", median_seconds(lambda: batched.check(texts), args.repeats), ""))
+    single = GraphvizChecker(batch_size=1)
+    rows.append(("Graphviz nop, one process per graph", median_seconds(lambda: single.check(texts), args.repeats), ""))
+    procs = {rows[-2][0]: batched.processes // args.repeats, rows[-1][0]: single.processes // args.repeats}
+
+    print(f"{'mode':<42} {'graphs/s':>10} {'MB/s':>8} {'seconds':>8} {'processes':>10}")
+    for name, seconds, zero in rows:
+        count = zero or str(procs[name])
+        print(f"{name:<42} {len(texts) / seconds:>10.0f} {megabytes / seconds:>8.2f} {seconds:>8.2f} {count:>10}")
+    ratio = rows[-1][1] / rows[-2][1]
+    print(f"\nbatched / one-by-one speed-up: {ratio:.1f}x (target >= 10x)")
+    if not args.skip_grammar:
+        print(f"grammar parse: {megabytes / rows[0][1]:.2f} MB/s on one core (target >= 1 MB/s)")
+
+
+if __name__ == "__main__":
+    main()
