@@ -1,0 +1,1 @@
+"""Tests of synthgen/recipes (the nl2dot recipe)."""
