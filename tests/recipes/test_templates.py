@@ -221,3 +221,39 @@ def test_fewshot_graphs_pass_graphviz(recipe, require_graphviz) -> None:
     results = GraphvizChecker().check([e.dot for e in recipe.fewshot])
     for example, result in zip(recipe.fewshot, results, strict=True):
         assert result.ok and not result.warnings, (example.id, result.message, result.warnings)
+
+
+# ---------------------------------------------------------------- the prompt's sizes are the measured buckets
+
+
+def _graph(nodes: int, edges: int, clusters: int) -> str:
+    """A digraph with exactly these counts: a chain first, then extra distinct pairs."""
+    pairs = [(i, i + 1) for i in range(1, nodes)][:edges]
+    extra = ((i, j) for i in range(1, nodes + 1) for j in range(1, nodes + 1) if i != j and (i, j) not in pairs)
+    pairs += [next(extra) for _ in range(edges - len(pairs))]
+    lines = ["digraph corner {"] + [f'  n{i} [label="N{i}"]' for i in range(1, nodes + 1)]
+    for c in range(clusters):
+        members = range(1 + c, nodes + 1, clusters)
+        lines += [f"  subgraph cluster_{c + 1} {{", f'    label="C{c + 1}"'] + [f"    n{m}" for m in members] + ["  }"]
+    lines += [f"  n{a} -> n{b}" for a, b in pairs] + ["}"]
+    return "\n".join(lines)
+
+
+def test_range_corners_measure_into_their_level(recipe) -> None:
+    """Any graph the prompt's words allow for a level is measured as that level."""
+    parser = pytest.importorskip("synthgen.dot.parser", reason="full DOT parser not landed yet")
+    features = pytest.importorskip("synthgen.dot.features", reason="graph measurement not landed yet")
+    for level, spec in recipe.complexity_levels.items():
+        for nodes in {spec.nodes.min, spec.nodes.max}:
+            for edges in {max(spec.edges.min, nodes - 1), spec.edges.max}:
+                for clusters in {spec.clusters.min, spec.clusters.max}:
+                    measured = features.complexity_of(features.measure(parser.parse(_graph(nodes, edges, clusters))))
+                    assert measured == level, (level, nodes, edges, clusters)
+
+
+def test_fewshot_graphs_parse_and_measure_into_their_complexity(recipe) -> None:
+    parser = pytest.importorskip("synthgen.dot.parser", reason="full DOT parser not landed yet")
+    features = pytest.importorskip("synthgen.dot.features", reason="graph measurement not landed yet")
+    for example in recipe.fewshot:
+        measured = features.measure(parser.parse(example.dot))
+        assert features.complexity_of(measured) == example.complexity, (example.id, measured)
