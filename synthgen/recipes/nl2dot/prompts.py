@@ -29,11 +29,10 @@ class RenderedPrompt:
 
 
 def format_output(request: str, dot: str) -> str:
-    """The text a model must write: the generation grammar's ``REQUEST:``/``DOT:`` layout."""
-    try:
-        from synthgen.dot.gen_grammar import format_output as grammar_format
-    except ImportError:
-        return f"REQUEST: {request.strip()}\nDOT:\n{dot.strip()}\n"
+    """The text a model must write: the generation grammar's ``REQUEST:``/``DOT:`` layout,
+    taken from the grammar's own module so the two can never drift apart."""
+    from synthgen.dot.gen_grammar import format_output as grammar_format
+
     return grammar_format(request, dot)
 
 
