@@ -24,7 +24,7 @@ from typing import Any, Iterator, Literal
 
 from synthgen.errors import OutputError, ResumeError
 from synthgen.pipeline.runlog import RunLogger, repair_torn_tail, scrub
-from synthgen.pipeline.runstate import check_state, diff_fingerprints, now_iso
+from synthgen.pipeline.runstate import check_state, diff_fingerprints, new_state, now_iso
 
 Kind = Literal["accepted", "rejected", "failed"]
 
@@ -32,6 +32,24 @@ FILES: dict[str, str] = {"accepted": "data.jsonl", "rejected": "rejected.jsonl",
 STATE_FILE = "run.json"
 LOG_FILE = "log.jsonl"
 LOCK_FILE = "run.lock"
+
+# Lock fds this process holds. A child made by fork() (multiprocessing's default, some engines'
+# workers) shares the lock through its copy of the fd and would keep holding it after this
+# process is killed, so resume would see a stale "another run is writing". Closing the
+# child's copy right after fork (not LOCK_UN, which would release it for us too) prevents that.
+_HELD_LOCKS: set[int] = set()
+
+
+def _drop_locks_in_child() -> None:
+    for fd in list(_HELD_LOCKS):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _HELD_LOCKS.clear()
+
+
+os.register_at_fork(after_in_child=_drop_locks_in_child)
 
 
 def _os_message(exc: OSError) -> str:
@@ -62,6 +80,10 @@ class RunFolder:
             if self.resume:
                 self.check_resume(self.fingerprint)
                 self._repair_tails()
+            if self.load_state() is None:
+                # The fingerprint is on disk before any record, so a kill after the first
+                # append still leaves a folder that --resume recognises.
+                self.save_state(new_state(self.fingerprint))
         except BaseException:
             self.close()
             raise
@@ -95,6 +117,7 @@ class RunFolder:
                 hint="wait for it to finish, or give this run a different --output",
             ) from None
         self._lock_fd = fd
+        _HELD_LOCKS.add(fd)
         try:  # who holds it, for a person looking at the folder; the flock is what counts
             os.ftruncate(fd, 0)
             os.write(fd, f"{os.getpid()}\n".encode())
@@ -268,6 +291,7 @@ class RunFolder:
             os.close(fd)
         self._fds.clear()
         if self._lock_fd is not None:
+            _HELD_LOCKS.discard(self._lock_fd)
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             os.close(self._lock_fd)
             self._lock_fd = None

@@ -1,6 +1,8 @@
 """A child process for the sink's crash tests: it is killed for real, from outside.
 
     python kill_helper.py hold DIR            take DIR's run lock, print "locked", sleep
+    python kill_helper.py fork DIR            take the lock, fork a child that outlives us (an
+                                              engine worker), print "locked <child pid>", sleep
     python kill_helper.py write DIR N SIZE    write records 0..N-1 (SIZE-byte payloads) into
                                               DIR with --resume semantics, in batches of 7,
                                               counting what is already on disk first
@@ -29,6 +31,18 @@ def hold(path: str) -> None:
         time.sleep(600)
 
 
+def fork(path: str) -> None:
+    import os
+
+    with RunFolder(path, resume=True, fingerprint=FINGERPRINT):
+        pid = os.fork()
+        if pid == 0:  # the "worker": it must not keep the run locked
+            time.sleep(600)
+            os._exit(0)
+        print(f"locked {pid}", flush=True)
+        time.sleep(600)
+
+
 def write(path: str, target: int, size: int) -> None:
     with RunFolder(path, resume=True, fingerprint=FINGERPRINT) as folder:
         done = sum(1 for _ in folder.existing_accepted())
@@ -50,6 +64,8 @@ if __name__ == "__main__":
     try:
         if sys.argv[1] == "hold":
             hold(sys.argv[2])
+        elif sys.argv[1] == "fork":
+            fork(sys.argv[2])
         else:
             write(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     except SynthgenError as exc:

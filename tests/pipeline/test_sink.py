@@ -29,6 +29,7 @@ from synthgen.pipeline.sink import RunFolder
 HELPER = Path(__file__).with_name("kill_helper.py")
 ROOT = Path(__file__).resolve().parents[2]
 FP = fingerprint_of({"recipe": "nl2dot", "seed": 1, "count": 10})
+HELPER_FP = fingerprint_of({"test": "kill_helper", "seed": 7})  # kill_helper.FINGERPRINT
 
 
 def _lines(path: Path) -> list[bytes]:
@@ -50,6 +51,7 @@ def test_append_writes_whole_lines_and_fsyncs(tmp_path, monkeypatch):
     real_fsync = os.fsync
     monkeypatch.setattr(sink_mod.os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
     with RunFolder(tmp_path / "run", resume=False, fingerprint=FP) as folder:
+        synced.clear()  # opening saved the first run.json (file + folder fsync)
         folder.append("accepted", [{"id": "a", "text": "ünïcode\nnewline"}, {"id": "b"}])
         folder.append("rejected", [{"id": "c", "reason": "graphviz"}])
         folder.append("failed", [{"id": "d", "error": "timeout"}])
@@ -65,7 +67,8 @@ def test_append_writes_whole_lines_and_fsyncs(tmp_path, monkeypatch):
 
 def test_state_round_trip_is_atomic(tmp_path):
     with RunFolder(tmp_path, resume=False, fingerprint=FP) as folder:
-        assert folder.load_state() is None
+        # opening a fresh folder writes the fingerprint before any record can be appended
+        assert folder.load_state()["fingerprint"] == FP
         state = new_state(FP, resume_command="synthgen generate --resume")
         folder.save_state(state)
         state["status"] = stopped("budget")
@@ -133,7 +136,16 @@ def test_changed_config_refuses_resume_naming_the_change(tmp_path):
 
 def test_resume_of_an_empty_folder_starts_fresh(tmp_path):
     with RunFolder(tmp_path / "new", resume=True, fingerprint=FP) as folder:
-        assert folder.check_resume(FP) is None
+        assert folder.load_state()["status"] == "running"
+
+
+def test_kill_before_the_first_state_save_still_resumes(tmp_path):
+    """The runner saves run.json after its first batch; a kill before that must not strand
+    the records: the folder already holds the fingerprint from the moment it was opened."""
+    with RunFolder(tmp_path, resume=False, fingerprint=FP) as folder:
+        folder.append("accepted", [{"id": 1}])
+    with RunFolder(tmp_path, resume=True, fingerprint=FP) as folder:
+        assert [r["id"] for r in folder.existing_accepted()] == [1]
 
 
 def test_records_without_state_are_not_resumed(tmp_path):
@@ -176,8 +188,28 @@ def test_lock_held_by_another_process(tmp_path):
         holder.send_signal(signal.SIGKILL)
         holder.wait(timeout=30)
     # the kernel drops a dead holder's flock: no stale lock after a kill
-    with RunFolder(tmp_path, resume=True, fingerprint=FP):
+    with RunFolder(tmp_path, resume=True, fingerprint=HELPER_FP):
         pass
+
+
+@pytest.mark.slow
+def test_a_forked_worker_does_not_keep_a_killed_run_locked(tmp_path):
+    holder = _child("fork", str(tmp_path))
+    worker = None
+    try:
+        word, worker = holder.stdout.readline().split()
+        worker = int(worker)
+        assert word == "locked"
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=30)
+        os.kill(worker, 0)  # the forked worker is still alive...
+        with RunFolder(tmp_path, resume=True, fingerprint=HELPER_FP):
+            pass  # ...and yet the run can be resumed
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+        if worker:
+            os.kill(worker, signal.SIGKILL)
 
 
 def test_disk_full_loses_nothing_already_written(tmp_path, monkeypatch):
