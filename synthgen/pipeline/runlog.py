@@ -107,6 +107,27 @@ class RunLogger:
             except OSError as exc:
                 raise OutputError(f"cannot write the run log {self.path}: {exc.strerror or exc}") from None
 
+    def engine_call(self, model: str, completions: Any, wall_s: float, ledger: Any = None) -> None:
+        """One ``backend.generate`` call: what came back, how long it took, what the run has
+        spent so far (from the ledger, after charging this call)."""
+        reasons: dict[str, int] = {}
+        for c in completions:
+            reasons[c.finish_reason] = reasons.get(c.finish_reason, 0) + 1
+        errors = sorted({c.error for c in completions if c.error})[:3]
+        fields: dict[str, Any] = {
+            "model": model,
+            "completions": len(completions),
+            "finish_reasons": reasons,
+            "prompt_tokens": sum(c.prompt_tokens for c in completions),
+            "completion_tokens": sum(c.completion_tokens for c in completions),
+            "wall_s": round(wall_s, 4),
+        }
+        if errors:
+            fields["errors"] = errors
+        if ledger is not None:
+            fields.update(gpu_seconds_total=round(ledger.gpu_seconds, 4), usd_total=round(ledger.usd, 6))
+        self.event("engine_call", **fields)
+
     def close(self) -> None:
         with self._lock:
             if self._fh is not None:
