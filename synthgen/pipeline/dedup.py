@@ -7,8 +7,12 @@
   at least ``near_threshold`` (default 0.8) is a near-duplicate.
 - structural (``dup_shape``): graphs with the same shape hash (same topology, labels
   ignored) are not dropped outright, because small graphs have few shapes and the
-  ``simple`` quota would starve; instead at most ``max_per_shape`` records (default 4)
-  share one shape within one (domain, complexity) cell.
+  ``simple`` quota would starve; instead one shape may fill at most
+  ``max(min_per_shape, ceil(max_shape_share x the cell's target))`` records of one
+  (domain, complexity) cell (defaults: 2 and 25%), so no cell is filled by one topology.
+
+MinHash values use Python's own string hash: the index lives in one process and is rebuilt
+from the records on resume, so it never compares hashes across processes.
 
 The index holds only accepted records: the step reserves keys while a batch is in flight
 (so duplicates inside one batch are caught) and ``settle`` releases the ones that a later
@@ -18,8 +22,8 @@ step dropped. On ``--resume`` the index is rebuilt from the accepted records on 
 from __future__ import annotations
 
 import hashlib
+import math
 import re
-import zlib
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -28,14 +32,15 @@ from synthgen.pipeline.steps import Sample, Step
 
 EXACT_PREFIX = "x1:"
 _WORD = re.compile(r"[a-z0-9]+")
-_DOT_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|->|--|[A-Za-z_0-9.]+|[{}\[\];=,:]')
+_DOT_TOKEN = re.compile(r"\w+|->|--")
 
 
 @dataclass(slots=True, frozen=True)
 class DedupConfig:
     near_threshold: float = 0.8
     num_perm: int = 64
-    max_per_shape: int = 4
+    min_per_shape: int = 2
+    max_shape_share: float = 0.25
     exact: bool = True
     near: bool = True
     shape: bool = True
@@ -54,22 +59,30 @@ def exact_key(request: str, dot_hash: str) -> str:
     return f"{EXACT_PREFIX}{hashlib.blake2b(f'{dot_hash}|{text_hash}'.encode(), digest_size=16).hexdigest()}"
 
 
-def shingles(request: str, dot: str, k: int = 3) -> set[bytes]:
-    """Word k-shingles of the request and token k-shingles of the DOT, tagged apart."""
-    words = _WORD.findall(request.lower())
-    tokens = _DOT_TOKEN.findall(dot)
-    out = {("t:" + " ".join(words[i : i + k])).encode() for i in range(max(1, len(words) - k + 1))}
-    out |= {("d:" + " ".join(tokens[i : i + k])).encode() for i in range(max(1, len(tokens) - k + 1))}
+def shingles(request: str, dot: str) -> set[str]:
+    """Word 3-shingles of the request and token 3-shingles of the DOT, tagged apart."""
+    words = _WORD.findall(request.lower()) or [""]
+    tokens = _DOT_TOKEN.findall(dot) or [""]
+    out = {f"t:{a} {b} {c}" for a, b, c in zip(words, words[1:] or [""], words[2:] or [""])}
+    out.update(f"d:{a} {b} {c}" for a, b, c in zip(tokens, tokens[1:] or [""], tokens[2:] or [""]))
     return out
+
+
+def _hash_values(items: set[str]) -> Any:
+    """32-bit hashes of the shingles, computed in C (map + numpy), not one Python call each."""
+    import numpy as np
+
+    return np.fromiter(map(hash, items), dtype=np.int64, count=len(items)).astype(np.uint64) & np.uint64(0xFFFFFFFF)
 
 
 class DedupIndex:
     """Everything accepted so far, in the three forms the checks need."""
 
-    def __init__(self, config: DedupConfig = DedupConfig()) -> None:
+    def __init__(self, config: DedupConfig = DedupConfig(), targets: dict[tuple[str, str], int] | None = None) -> None:
         from datasketch import MinHash, MinHashLSH
 
         self.config = config
+        self._targets = targets or {}
         self._MinHash = MinHash
         template = MinHash(num_perm=config.num_perm, seed=1)
         self._perms, self._scheme = template.permutations, template.scheme
@@ -78,21 +91,27 @@ class DedupIndex:
         self._shapes: Counter[tuple[Any, ...]] = Counter()
 
     def minhash(self, request: str, dot: str) -> Any:
-        m = self._MinHash(num_perm=self.config.num_perm, hashfunc=zlib.crc32, permutations=self._perms, scheme=self._scheme)
-        m.update_batch(list(shingles(request, dot)))
+        m = self._MinHash(num_perm=self.config.num_perm, hashfunc=int, permutations=self._perms, scheme=self._scheme)
+        m.update_batch(_hash_values(shingles(request, dot)))
         return m
 
-    def check(self, key: str, exact: str, shape_key: tuple[Any, ...] | None, mh: Any) -> tuple[str, str] | None:
-        """(reason, detail) if this record duplicates one already held, else None."""
+    def shape_limit(self, shape_key: tuple[Any, ...]) -> int:
+        target = self._targets.get((shape_key[0], shape_key[1]), 0)
+        return max(self.config.min_per_shape, math.ceil(self.config.max_shape_share * target))
+
+    def check_cheap(self, exact: str, shape_key: tuple[Any, ...] | None) -> tuple[str, str] | None:
+        """Exact and shape checks: set and counter look-ups, before any MinHash is computed."""
         if self.config.exact and exact in self._exact:
             return "dup_exact", exact
-        if self.config.shape and shape_key is not None and self._shapes[shape_key] >= self.config.max_per_shape:
-            return "dup_shape", f"{self._shapes[shape_key]} records already share shape {shape_key[-1]}"
-        if self.config.near and mh is not None:
-            hits = self._lsh.query(mh)
-            if hits:
-                return "dup_near", f"near-duplicate of {hits[0]}"
+        if self.config.shape and shape_key is not None:
+            held, limit = self._shapes[shape_key], self.shape_limit(shape_key)
+            if held >= limit:
+                return "dup_shape", f"{held} records of {shape_key[0]}/{shape_key[1]} already share shape {shape_key[2]} (limit {limit})"
         return None
+
+    def check_near(self, mh: Any) -> tuple[str, str] | None:
+        hits = self._lsh.query(mh) if mh is not None else []
+        return ("dup_near", f"near-duplicate of {hits[0]}") if hits else None
 
     def add(self, key: str, exact: str, shape_key: tuple[Any, ...] | None, mh: Any) -> None:
         self._exact.add(exact)
@@ -139,8 +158,11 @@ class DedupStep(Step):
             sample.hashes["exact"] = exact
             shape = sample.hashes.get("shape_hash")
             shape_key = (sample.item.domain, sample.complexity, shape) if shape else None
-            mh = self.index.minhash(sample.request, sample.dot) if self.index.config.near else None
-            found = self.index.check(key, exact, shape_key, mh)
+            found = self.index.check_cheap(exact, shape_key)
+            mh = None
+            if not found and self.index.config.near:
+                mh = self.index.minhash(sample.request, sample.dot)
+                found = self.index.check_near(mh)
             if found:
                 self.drop(sample, *found)
                 continue

