@@ -11,9 +11,6 @@
   ``max(min_per_shape, ceil(max_shape_share x the cell's target))`` records of one
   (domain, complexity) cell (defaults: 2 and 25%), so no cell is filled by one topology.
 
-MinHash values use Python's own string hash: the index lives in one process and is rebuilt
-from the records on resume, so it never compares hashes across processes.
-
 The index holds only accepted records: the step reserves keys while a batch is in flight
 (so duplicates inside one batch are caught) and ``settle`` releases the ones that a later
 step dropped. On ``--resume`` the index is rebuilt from the accepted records on disk.
@@ -24,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+import zlib
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -69,10 +67,11 @@ def shingles(request: str, dot: str) -> set[str]:
 
 
 def _hash_values(items: set[str]) -> Any:
-    """32-bit hashes of the shingles, computed in C (map + numpy), not one Python call each."""
+    """CRC-32 of the shingles, computed in C (map + numpy), not one Python call each.
+    CRC-32 rather than ``hash()``: the same records give the same decisions in every process."""
     import numpy as np
 
-    return np.fromiter(map(hash, items), dtype=np.int64, count=len(items)).astype(np.uint64) & np.uint64(0xFFFFFFFF)
+    return np.fromiter(map(zlib.crc32, map(str.encode, items)), dtype=np.uint64, count=len(items))
 
 
 class DedupIndex:
