@@ -232,7 +232,7 @@ class OpenAIBackend:
         return None
 
     async def _probe_style(self, client: httpx.AsyncClient, style: GrammarStyle) -> str:
-        body = {"model": self.model, "messages": [{"role": "user", "content": "Say yes."}],
+        body = {"model": self.model, "messages": [{"role": "user", "content": "Name a colour."}],
                 "temperature": 0.0, self.provider.max_tokens_field: 8}
         try:
             style.apply(body, format_grammar(style, PROBE_GRAMMAR))
