@@ -117,7 +117,8 @@ class Subtopic:
 
 @dataclass(slots=True, frozen=True)
 class Domain:
-    """One domain, ready for the planner: its own params already merged per subtopic at render."""
+    """One domain, ready for the planner. A subtopic's params override the domain's of the same
+    name when an item is rendered, so values can be made to fit the subtopic."""
 
     name: str
     title: str
@@ -131,6 +132,8 @@ class Domain:
 
 @dataclass(slots=True, frozen=True)
 class Recipe:
+    """Everything the planner needs, validated once; ``fingerprint()`` pins it for resume."""
+
     name: str
     version: str
     task_type: str
