@@ -125,3 +125,64 @@ def test_prompt_tokens_with_a_local_tokenizer(tmp_path):
     assert count.total == 7 and count.method == f"tokenizer {tmp_path}"
     spec = ModelSpec(alias="local", backend="vllm", source={"path": str(tmp_path)})
     assert count_prompt_tokens(["draw a state machine"], spec).total == 4
+
+
+# -- through the CLI (fake backend) -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fake_cli(tmp_path_factory):
+    """Run ``python -m synthgen generate --model fake`` with a tmp model registry."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    models = tmp_path_factory.mktemp("models")
+    (models / "fake.yaml").write_text(
+        "alias: fake\nbackend: fake\nthroughput_tokens_per_s: 400\nthroughput_source: made up for tests\n"
+        "prices: {input_per_1m: 1.0, output_per_1m: 3.0}\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(root), SYNTHGEN_MODELS_DIR=str(models))
+
+    def run(*args: str, **env_extra: str) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, "-m", "synthgen", "generate", "--model", "fake", *args]
+        return subprocess.run(cmd, env={**env, **env_extra}, capture_output=True, text=True, timeout=300, cwd=root)
+
+    return run
+
+
+@pytest.mark.slow
+@pytest.mark.graphviz
+def test_tiny_gpu_budget_stops_gracefully_with_everything_flushed(tmp_path, fake_cli, require_graphviz):
+    import json
+
+    out = tmp_path / "run"
+    # each fake batch takes 0.25 s on one accelerator; 0.0002 GPU-hours = 0.72 s: about 3 batches
+    proc = fake_cli("--count", "200", "--batch-size", "4", "--max-gpu-hours", "0.0002", "--output", str(out),
+                    SYNTHGEN_FAKE_DELAY_S="0.25")
+    assert proc.returncode == 6, proc.stderr[-2000:]  # BudgetExceeded.exit_code: stopped early, on purpose
+    assert "budget" in (proc.stdout + proc.stderr).lower() and "--max-gpu-hours" in proc.stdout + proc.stderr
+    state = json.loads((out / "run.json").read_text())
+    assert state["status"] == "stopped:budget"
+    ledger = Ledger.from_dict(state["ledger"])
+    assert 0.0002 <= ledger.gpu_hours < 0.0002 + 0.25 * 2 / 3600  # stopped at the first check past the limit
+    assert ledger.usd == pytest.approx((ledger.prompt_tokens * 1.0 + ledger.completion_tokens * 3.0) / 1e6)
+    raw = (out / "data.jsonl").read_bytes() if (out / "data.jsonl").exists() else b""
+    records = [json.loads(x) for x in raw.splitlines()]
+    assert raw == b"" or raw.endswith(b"\n")
+    assert 0 < len(records) < 200
+    assert sum(v[0] for v in state["quota"].values()) == len(records)  # run.json agrees with the disk
+    assert "--resume" in state["resume_command"]
+
+
+@pytest.mark.slow
+def test_dry_run_prints_plan_and_estimate_and_writes_nothing(tmp_path, fake_cli):
+    out = tmp_path / "run"
+    proc = fake_cli("--count", "50", "--dry-run", "--output", str(out))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    text = proc.stdout
+    for expected in ("plan: 50 examples", "prompt tokens", "GPU-hours: ~", "cost: ~$", "made up for tests"):
+        assert expected in text, f"{expected!r} missing from:\n{text}"
+    assert not (out / "data.jsonl").exists() and not (out / "run.json").exists()

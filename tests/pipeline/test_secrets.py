@@ -51,6 +51,24 @@ def test_run_logger_redacts_every_string(tmp_path, monkeypatch):
     _assert_clean(_all_bytes(tmp_path), [*KEYS.values(), PLAIN_KEY[1]])
 
 
+def test_engine_call_event_counts_and_redacts(tmp_path, monkeypatch):
+    from synthgen.backends.base import Completion
+    from synthgen.pipeline.budget import Ledger
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEYS["OPENAI_API_KEY"])
+    comps = [
+        Completion("a", "digraph {}", "stop", 10, 5),
+        Completion("b", "", "error", 12, 0, error=f"401 bad key {KEYS['OPENAI_API_KEY']}"),
+    ]
+    ledger = Ledger(gpu_seconds=1.23456, usd=0.5)
+    with RunLogger(tmp_path / "log.jsonl") as log:
+        log.engine_call("gpt-test", comps, wall_s=0.5, ledger=ledger)
+    line = json.loads((tmp_path / "log.jsonl").read_text())
+    assert line["event"] == "engine_call" and line["finish_reasons"] == {"stop": 1, "error": 1}
+    assert (line["prompt_tokens"], line["completion_tokens"], line["gpu_seconds_total"]) == (22, 5, 1.2346)
+    assert line["errors"] == ["401 bad key ***"]
+
+
 def test_scrub_turns_odd_values_into_redacted_text(monkeypatch):
     monkeypatch.setenv(*PLAIN_KEY)
     assert scrub({"path": Path(f"/tmp/{PLAIN_KEY[1]}")}) == {"path": "/tmp/***"}
@@ -63,3 +81,59 @@ def test_run_state_never_holds_a_key(tmp_path, monkeypatch):
     with RunFolder(tmp_path, resume=False, fingerprint=fp) as folder:
         folder.save_state(new_state(fp, resume_command="synthgen api --resume"))
     _assert_clean(_all_bytes(tmp_path), [PLAIN_KEY[1]])
+
+
+# -- through the CLI --------------------------------------------------------------------------
+
+
+def _dead_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def secret_env(tmp_path_factory) -> dict[str, str]:
+    models = tmp_path_factory.mktemp("models")
+    (models / "fake.yaml").write_text("alias: fake\nbackend: fake\n")
+    return dict(os.environ, PYTHONPATH=str(ROOT), SYNTHGEN_MODELS_DIR=str(models), **KEYS, **dict([PLAIN_KEY]))
+
+
+def _synthgen(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "synthgen", *args]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
+
+
+@pytest.mark.slow
+@pytest.mark.graphviz
+def test_fake_run_folder_and_output_hold_no_key(tmp_path, secret_env, require_graphviz):
+    out = tmp_path / "run"
+    args = ["generate", "--model", "fake", "--count", "12", "--batch-size", "4", "--output", str(out)]
+    # garbage and errors too, so rejected.jsonl and failed_prompts.jsonl are written as well
+    env = dict(secret_env, SYNTHGEN_FAKE_GARBAGE_RATE="0.2", SYNTHGEN_FAKE_INVALID_RATE="0.2")
+    proc = _synthgen(env, *args)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    again = _synthgen(env, *args, "--resume", "--verbose")  # a resume of a finished run writes state again
+    assert again.returncode == 0, again.stderr[-2000:]
+    files = _all_bytes(out)
+    assert {"data.jsonl", "run.json"} <= {Path(p).name for p in files}
+    secrets = [*KEYS.values(), PLAIN_KEY[1]]
+    _assert_clean(files, secrets)
+    _assert_clean({"stdout": (proc.stdout + again.stdout).encode(), "stderr": (proc.stderr + again.stderr).encode()}, secrets)
+
+
+@pytest.mark.slow
+def test_api_run_against_a_dead_endpoint_leaks_no_key(tmp_path, secret_env):
+    out = tmp_path / "run"
+    url = f"http://127.0.0.1:{_dead_port()}/v1"
+    proc = _synthgen(
+        secret_env, "api", "--provider", "openai", "--model", "gpt-test", "--base-url", url,
+        "--count", "4", "--output", str(out),
+    )
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr and proc.stderr.strip(), proc.stderr[-2000:]
+    secrets = [*KEYS.values(), PLAIN_KEY[1]]
+    _assert_clean(_all_bytes(out) if out.exists() else {}, secrets)
+    _assert_clean({"stdout": proc.stdout.encode(), "stderr": proc.stderr.encode()}, secrets)
