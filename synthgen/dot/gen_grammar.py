@@ -100,14 +100,15 @@ DOT_KEYWORDS = ("node", "edge", "graph", "digraph", "subgraph", "strict")
 _ALNUM = string.ascii_letters + string.digits
 _TEXT = _ALNUM + " ,.:;!?()'/+*=_-"
 _PRINTABLE = "".join(chr(c) for c in range(32, 127))
+_END = _ALNUM + ".!?)'"
 _TERMINALS = {
-    "REQUEST": Pat(_ALNUM, _PRINTABLE, 20, 300),
+    "REQUEST": Pat(_ALNUM, _PRINTABLE, 20, 300, last=_PRINTABLE.replace(" ", "")),
     "GNAME": Pat(string.ascii_lowercase, string.ascii_lowercase + string.digits + "_", 1, 24,
                  exclude=DOT_KEYWORDS),
-    "NLABEL": Pat(_ALNUM, _TEXT, 1, 24, quoted=True),
-    "ELABEL": Pat(_ALNUM, _TEXT, 1, 20, quoted=True),
-    "CLABEL": Pat(_ALNUM, _TEXT, 1, 24, quoted=True),
-    "GLABEL": Pat(_ALNUM, _TEXT, 1, 48, quoted=True),
+    "NLABEL": Pat(_ALNUM, _TEXT, 1, 24, quoted=True, last=_END),
+    "ELABEL": Pat(_ALNUM, _TEXT, 1, 20, quoted=True, last=_END),
+    "CLABEL": Pat(_ALNUM, _TEXT, 1, 24, quoted=True, last=_END),
+    "GLABEL": Pat(_ALNUM, _TEXT, 1, 48, quoted=True, last=_END),
 }
 MAX_MEMBERS, MAX_INNER_MEMBERS = 6, 4
 DEFAULT_CHARS_PER_TOKEN = 3.0

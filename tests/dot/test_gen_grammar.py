@@ -1,0 +1,209 @@
+"""The generation grammar: output format, bounds, engines, and proof by sampling.
+
+The sampling proof draws seeded random outputs of every variant two ways — from the grammar
+model (any repetition count, extremes included) and by walking llguidance's own matcher
+(exactly what the engine lets a model write) — and checks each one: both engines accept it,
+it is within the computed bound, its structure is within the variant's shape, Graphviz
+accepts it, and (once ``synthgen.dot.features`` is there) it parses with the full grammar and
+measures into the requested complexity bucket.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+import pytest
+
+from synthgen.dot import gen_grammar as gg
+from synthgen.dot.grammar_sampler import (
+    LLGuidanceCheck,
+    XGrammarCheck,
+    engine_walk,
+    llguidance_error,
+    pattern_regex,
+    sample,
+    xgrammar_compile,
+)
+from synthgen.errors import SynthgenError, UnknownNameError
+
+ROOT = Path(__file__).resolve().parents[2]
+VARIANTS = [(c, d) for c in (None, *gg.COMPLEXITIES) for d in (None, True, False)]
+SAMPLES_PER_LEVEL = 200
+WALKS_PER_LEVEL = 20
+
+
+# ---------------------------------------------------------------- output format
+
+
+def test_split_output_reads_the_canonical_format():
+    dot = 'digraph g {\n  n1 [label="A"]\n  n2 [label="B"]\n  n1 -> n2\n}'
+    text = gg.format_output("Model a two-step approval flow for expenses.", dot)
+    assert gg.split_output(text) == ("Model a two-step approval flow for expenses.", dot)
+
+
+@pytest.mark.parametrize("text", [
+    "REQUEST: A ring of three routers.\r\nDOT:\r\ngraph ring {\r\n  n1 -- n2\r\n}\r\n",
+    "  REQUEST:   A ring of three routers.  \nDOT:\n```dot\ngraph ring {\n  n1 -- n2\n}\n```\n",
+])
+def test_split_output_tolerates_what_api_models_add(text):
+    request, dot = gg.split_output(text)
+    assert request == "A ring of three routers."
+    assert dot.replace("\r", "") == "graph ring {\n  n1 -- n2\n}"
+
+
+@pytest.mark.parametrize("text", [
+    "",
+    "digraph g { a -> b }",
+    "REQUEST: x\ndigraph g { a -> b }",
+    "REQUEST:\nDOT:\ndigraph g { a -> b }",
+    "REQUEST: fine\nDOT:\nthis is not a graph",
+    "REQUEST: fine\nDOT:\ndigraph g { a -> b",
+])
+def test_split_output_rejects_other_text_with_one_line(text):
+    with pytest.raises(gg.OutputFormatError) as info:
+        gg.split_output(text)
+    assert isinstance(info.value, SynthgenError)
+    assert "\n" not in info.value.one_line()
+
+
+def test_unknown_complexity_is_a_one_line_error_naming_the_levels():
+    with pytest.raises(UnknownNameError) as info:
+        gg.generation_grammar("hard")
+    assert "simple" in info.value.one_line() and "complex" in info.value.one_line()
+
+
+# ---------------------------------------------------------------- shape of the grammar
+
+
+def test_graph_name_excludes_dot_keywords_without_lookahead():
+    regex = re.compile(pattern_regex(gg._TERMINALS["GNAME"]))
+    assert "(?" not in regex.pattern
+    for word in gg.DOT_KEYWORDS:
+        assert not regex.fullmatch(word)
+        assert regex.fullmatch(word[:-1]) and regex.fullmatch(word + "s") and regex.fullmatch(word + "_1")
+    assert regex.fullmatch("order_flow") and regex.fullmatch("n") and not regex.fullmatch("a" * 25)
+
+
+@pytest.mark.parametrize("complexity,directed", VARIANTS)
+def test_every_variant_is_bounded_and_fits_max_tokens(complexity, directed):
+    source = gg.generation_grammar(complexity, directed)
+    assert "%ignore" not in source and not re.search(r"~\s*\d+\s*\.\.", source)
+    longest = sample(gg.grammar_model(complexity, directed), random.Random(0), longest=True)
+    assert len(longest) == gg.max_output_chars(complexity, directed)
+    assert longest.endswith("}")
+    assert gg.max_tokens_for(complexity, directed) <= gg.recommended_max_tokens(complexity) <= 1536
+
+
+def test_directed_and_undirected_edges_never_mix():
+    assert " -- " not in gg.generation_grammar(None, True)
+    assert " -> " not in gg.generation_grammar(None, False)
+
+
+def test_shipped_lark_file_is_the_rendered_any_variant():
+    shipped = (ROOT / "grammars" / "dot_gen.lark").read_text()
+    assert shipped == gg.generation_grammar(), "regenerate: python -m synthgen.dot.gen_grammar > grammars/dot_gen.lark"
+
+
+# ---------------------------------------------------------------- engines
+
+
+@pytest.mark.parametrize("complexity,directed", VARIANTS)
+def test_every_variant_compiles_in_llguidance_and_xgrammar(complexity, directed):
+    source = gg.generation_grammar(complexity, directed)
+    assert llguidance_error(source) == ""
+    assert xgrammar_compile(source) is not None
+
+
+@pytest.mark.slow
+def test_variants_compile_with_the_embedded_models_tokenizer():
+    tokenizer = _embedded_tokenizer()
+    import llguidance.hf
+    import xgrammar
+
+    info = xgrammar.TokenizerInfo.from_huggingface(tokenizer)
+    ll_tokenizer = llguidance.hf.from_tokenizer(tokenizer)
+    for complexity in (None, *gg.COMPLEXITIES):
+        source = gg.generation_grammar(complexity)
+        assert xgrammar_compile(source, info) is not None
+        assert llguidance_error(source) == ""
+        import llguidance
+
+        matcher = llguidance.LLMatcher(ll_tokenizer, llguidance.grammar_from("lark", source), log_level=0)
+        assert not matcher.is_error(), matcher.get_error()
+
+
+def _embedded_tokenizer():
+    try:
+        from synthgen.backends.embedded import ensure_embedded_model
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(str(ensure_embedded_model()))
+    except (ImportError, SynthgenError) as exc:
+        pytest.skip(f"embedded model not available: {exc}")
+
+
+# ---------------------------------------------------------------- proof by sampling
+
+
+def structure(dot: str) -> tuple[int, int, int, int]:
+    """(nodes, edges, clusters, depth) read off the canonical format the grammar forces."""
+    ids = set(re.findall(r"\bn\d+\b", dot))
+    edges = len(re.findall(r"^  n\d+ (?:->|--) n\d+", dot, re.M))
+    heads = re.findall(r"^( *)subgraph cluster_", dot, re.M)
+    return len(ids), edges, len(heads), max((len(h) // 2 for h in heads), default=0)
+
+
+def within(shape: gg.Shape, counts: tuple[int, int, int, int]) -> bool:
+    nodes, edges, clusters, depth = counts
+    return (shape.nodes[0] <= nodes <= shape.nodes[1] and edges <= shape.edges[1]
+            and shape.clusters[0] <= clusters <= shape.clusters[1] * (2 if shape.nested else 1)
+            and depth <= (2 if shape.nested else 1 if shape.clusters[1] else 0))
+
+
+def samples_for(complexity: str) -> list[str]:
+    rng = random.Random(f"gen-grammar-{complexity}")
+    out = []
+    for directed in (True, False):
+        model = gg.grammar_model(complexity, directed)
+        out += [sample(model, rng) for _ in range(SAMPLES_PER_LEVEL // 2)]
+        out.append(sample(model, rng, longest=True))
+    source = gg.generation_grammar(complexity)
+    out += [engine_walk(source, rng) for _ in range(WALKS_PER_LEVEL)]
+    return out
+
+
+@pytest.fixture(scope="module")
+def sampled() -> dict[str, list[str]]:
+    return {c: samples_for(c) for c in gg.COMPLEXITIES}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("complexity", gg.COMPLEXITIES)
+def test_samples_are_what_both_engines_allow_and_within_bounds(sampled, complexity):
+    llg = LLGuidanceCheck(gg.generation_grammar(complexity))
+    xgr = XGrammarCheck(gg.generation_grammar(complexity))
+    bound = gg.max_output_chars(complexity)
+    for text in sampled[complexity]:
+        assert len(text) <= bound
+        assert llg.accepts(text), text
+        assert xgr.accepts(text), text
+        request, dot = gg.split_output(text)
+        assert 20 <= len(request) <= 300
+        counts = structure(dot)
+        assert any(within(s, counts) for s in gg.LEVEL_SHAPES[complexity]), (counts, dot)
+    assert not llg.accepts(sampled[complexity][0] + "\n")
+    assert not xgr.accepts(sampled[complexity][0][:-1])
+
+
+@pytest.mark.slow
+@pytest.mark.graphviz
+def test_samples_pass_graphviz(sampled, require_graphviz):
+    from synthgen.dot.graphviz import GraphvizChecker
+
+    dots = [gg.split_output(t)[1] for level in gg.COMPLEXITIES for t in sampled[level]]
+    results = GraphvizChecker().check(dots)
+    bad = [(r.message, d) for r, d in zip(results, dots) if not r.ok]
+    assert not bad, bad[:3]
+    assert len(dots) == len(gg.COMPLEXITIES) * (SAMPLES_PER_LEVEL + 2 + WALKS_PER_LEVEL)
