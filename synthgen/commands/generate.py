@@ -58,9 +58,11 @@ def _run(spec: Any, model: str, opts: dict[str, Any]) -> None:
     summary = Runner(config).run()
     print_summary(summary)
     if summary["status"] != "completed":
-        # Stopped early on purpose (budget, candidate cap): BudgetExceeded's code; Ctrl-C: 130.
-        from synthgen.errors import BudgetExceeded
+        # Budget or candidate cap: BudgetExceeded's code; a dead engine: BackendError's; Ctrl-C: 130.
+        from synthgen.errors import BackendError, BudgetExceeded
 
+        if summary["status"] == "stopped:engine":
+            raise typer.Exit(BackendError.exit_code)
         raise typer.Exit(BudgetExceeded.exit_code if summary["status"].startswith("stopped") else 130)
 
 

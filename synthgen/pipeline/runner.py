@@ -22,6 +22,7 @@ from synthgen.pipeline.record import RecordContext, accepted_record, failed_reco
 from synthgen.pipeline.steps import BatchResult, Pipeline, Sample
 
 DEFAULT_MODEL = "smollm2-135m"
+MAX_FAILED_BATCHES = 3  # stop rather than burn the candidate cap on a dead engine
 
 
 @dataclass(slots=True)
@@ -148,6 +149,8 @@ class Runner:
         self.plan = make_plan(config)
         self.quota = Quota(self.plan.targets)
         self.candidates = 0
+        self.failed_batches = 0  # consecutive batches in which every request failed in the engine
+        self.last_engine_error = ""
         self.backend: Any = None
         self._judge_backend: Any = None
 
@@ -262,6 +265,10 @@ class Runner:
         over = budget.exceeded(ledger)
         if over:
             return stopped("budget"), over
+        if self.failed_batches >= MAX_FAILED_BATCHES:
+            return stopped("engine"), (
+                f"the engine failed every request of {self.failed_batches} batches in a row: {self.last_engine_error}"
+            )
         if self.candidates >= self.config.cap:
             return stopped("cap"), (
                 f"hard candidate cap hit: {self.candidates} candidates generated for "
@@ -291,15 +298,21 @@ class Runner:
         """One batch: generate, then every step after the engine."""
         from synthgen.backends.base import GenerationRequest, SamplingSettings
 
+        # vLLM on CPU fails seeded requests whose prefill is chunked ("CPU Generator does not
+        # use offset"): a backend says so with supports_request_seed = False.
+        seeded = getattr(self.backend, "supports_request_seed", True)
         requests = []
         for item in items:
             grammar, max_tokens = grammar_for(item.complexity)
             sampling = SamplingSettings(temperature=self.config.temperature, max_tokens=max_tokens)
-            requests.append(GenerationRequest(item.id, item.messages, sampling, grammar, item.seed))
+            requests.append(GenerationRequest(item.id, item.messages, sampling, grammar, item.seed if seeded else None))
         start = time.perf_counter()
         completions = self.backend.generate(requests)
         wall = time.perf_counter() - start
         ledger.charge(completions, wall, self.backend.accelerators, self.plan.spec.prices)
+        errors = [c.error for c in completions if c.finish_reason == "error"]
+        self.failed_batches = self.failed_batches + 1 if completions and len(errors) == len(completions) else 0
+        self.last_engine_error = errors[0] if errors else ""
         by_id = {item.id: item for item in items}
         share = wall * max(1, self.backend.accelerators) / max(1, len(completions))
         samples = [Sample(by_id[c.request_id], c, compute_s=share) for c in completions]

@@ -110,3 +110,10 @@ def test_judge_drops_no_and_is_charged(tmp_path):
     assert all(r["validation"]["judge"] == {"model": "fake", "verdict": "yes"} for r in records)
     assert summary["rejected"]["judge_no"] > 0
     assert summary["ledger"]["calls"] == 2 * summary["candidates"] - summary["failed"].get("malformed_output", 0)
+
+
+def test_a_dead_engine_stops_the_run_instead_of_burning_the_cap(tmp_path):
+    summary, out, log = run(tmp_path, count=40, batch_size=4, fake={"error_rate": 1.0})
+    assert summary["status"] == "stopped:engine" and summary["candidates"] == 12
+    assert "fake engine error" in summary["stop_reason"] and "--resume" in log
+    assert summary["failed"] == {"engine_error": 12}
