@@ -39,6 +39,8 @@ def cli_env(tmp_path_factory, require_graphviz) -> dict[str, str]:
         PYTHONPATH=str(ROOT),
         SYNTHGEN_MODELS_DIR=str(models),
         SYNTHGEN_FAKE_DELAY_S="0.12",  # slow the fake engine so kills land mid-run
+        SYNTHGEN_FAKE_INVALID_RATE="0.1",  # some Graphviz rejects and some garbage, so all
+        SYNTHGEN_FAKE_GARBAGE_RATE="0.05",  # three JSONL files are written and killed too
         PYTHONUNBUFFERED="1",
     )
 
@@ -60,6 +62,9 @@ def lines(path: Path) -> list[bytes]:
 
 def check_final_run(out: Path) -> list[dict]:
     """Exactly COUNT whole, unique, Graphviz-valid records; quotas from disk match run.json."""
+    for name in ("rejected.jsonl", "failed_prompts.jsonl", "log.jsonl"):
+        for line in lines(out / name):  # every side file whole and parseable too
+            assert line.endswith(b"\n") and json.loads(line)
     raw = (out / "data.jsonl").read_bytes()
     assert raw.endswith(b"\n"), "torn last line"
     records = [json.loads(line) for line in raw.splitlines()]
@@ -126,10 +131,13 @@ def test_sigkill_at_random_moments_then_resume(tmp_path, cli_env):
 
 def test_ctrl_c_stops_cleanly_and_resume_completes(tmp_path, cli_env):
     out = tmp_path / "run"
-    proc = start(out, cli_env)
+    proc = start(out, dict(cli_env, SYNTHGEN_FAKE_DELAY_S="0.4"))  # >= 10 s: time to start a rival
     deadline = time.monotonic() + 60
     while not lines(out / "data.jsonl") and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+    second = finish(out, cli_env, "--resume", timeout=120)  # a second run on the same folder
+    assert second.returncode == 4 and "another run is writing" in second.stderr, second.stderr[-2000:]
     assert proc.poll() is None, "the run ended before it could be interrupted"
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
