@@ -24,7 +24,7 @@ import pytest
 
 from synthgen.backends.base import GenerationRequest, SamplingSettings
 from synthgen.backends.openai import OpenAIBackend
-from synthgen.backends.providers import NIM_GUIDED_GRAMMAR
+from synthgen.backends.providers import NIM_GUIDED_GRAMMAR, GrammarStyle
 from synthgen.errors import AuthError, BackendError
 from synthgen.models import ModelSpec
 
@@ -191,12 +191,13 @@ def test_n_uses_the_field_where_supported_else_repeated_calls_with_seeds(proxy, 
 
 
 def test_probe_logic_on_canned_upstream(proxy, caplog):
-    """The canned upstream obeys `structured_outputs` and ignores NIM's field (like vLLM 0.32)."""
+    """The canned upstream obeys `structured_outputs` and ignores any other field (like vLLM 0.32)."""
     custom = OpenAIBackend(spec(None, base_url=proxy.base_url), **FAST)
     custom.load()
     assert custom.supports_grammar and custom.grammar_style.name == "structured_outputs.grammar"
     ignoring = OpenAIBackend(spec(None, base_url=proxy.base_url), **FAST)
-    ignoring.provider = dataclasses.replace(ignoring.provider, grammar_styles=(NIM_GUIDED_GRAMMAR,))
+    unknown_field = GrammarStyle("guided_grammar", ("guided_grammar",), "lark")
+    ignoring.provider = dataclasses.replace(ignoring.provider, grammar_styles=(unknown_field,))
     with caplog.at_level(logging.WARNING):
         ignoring.load()
     assert not ignoring.supports_grammar
