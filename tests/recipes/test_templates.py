@@ -257,3 +257,11 @@ def test_fewshot_graphs_parse_and_measure_into_their_complexity(recipe) -> None:
     for example in recipe.fewshot:
         measured = features.measure(parser.parse(example.dot))
         assert features.complexity_of(measured) == example.complexity, (example.id, measured)
+
+
+def test_the_documented_domain_example_loads(tmp_path: Path) -> None:
+    """templates/nl2dot/README.md shows how to add a domain; that very file must work."""
+    readme = (shipped_dir() / "README.md").read_text(encoding="utf-8")
+    example = re.search(r"```yaml\n(.*?)```", readme, re.S).group(1)
+    _write(tmp_path, "domains/space_logistics.yaml", example)
+    assert load_recipe(tmp_path).domains["space_logistics"].subtopics[0].params["vessel"] == ("cargo tug", "crew shuttle")
