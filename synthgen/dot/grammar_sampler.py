@@ -346,9 +346,11 @@ class XGrammarCheck:
         return self.matcher.accept_token(_ByteVocab.eos_token_id) and self.matcher.is_terminated()
 
 
-def engine_walk(lark_source: str, rng: random.Random, max_steps: int = 20_000) -> str:
-    """A random string llguidance allows: at each step a uniformly random allowed byte,
-    until EOS is the only choice. Raises RuntimeError if the matcher errors or never ends."""
+def engine_walk(lark_source: str, rng: random.Random, max_steps: int = 20_000, close_weight: float = 1.0) -> str:
+    """A random string llguidance allows: at each step a random allowed byte, until EOS is
+    the only choice. Uniform random bytes favour small graphs (ending is always one byte
+    away); ``close_weight`` < 1 makes ``}`` that much less likely than any other byte, so
+    walks also reach the long end. Raises RuntimeError if the matcher errors or never ends."""
     import llguidance
 
     matcher = llguidance.LLMatcher(byte_tokenizer(), llguidance.grammar_from("lark", lark_source), log_level=0)
@@ -360,7 +362,9 @@ def engine_walk(lark_source: str, rng: random.Random, max_steps: int = 20_000) -
             raise RuntimeError(f"llguidance matcher stuck after {out[-80:]!r}: {matcher.get_error()}")
         if allowed == [_ByteVocab.eos_token_id]:
             return out.decode("utf-8")
-        choice = rng.choice([a for a in allowed if a != _ByteVocab.eos_token_id])
+        options = [a for a in allowed if a != _ByteVocab.eos_token_id]
+        weights = [close_weight if a == ord("}") else 1.0 for a in options]
+        choice = rng.choices(options, weights)[0]
         matcher.consume_token(choice)
         out.append(choice)
     raise RuntimeError(f"no end after {max_steps} bytes: the grammar is not bounded")

@@ -116,6 +116,20 @@ def test_every_variant_compiles_in_llguidance_and_xgrammar(complexity, directed)
     assert xgrammar_compile(source) is not None
 
 
+def test_the_any_grammar_reads_as_lark_in_vllm_and_outlines_autodetection():
+    """vLLM's guidance backend and Outlines call ``grammar_from("grammar", ...)``, which
+    guesses Lark vs GBNF; vLLM's xgrammar backend takes Lark when no line has ``::=``."""
+    import llguidance
+
+    from synthgen.dot.grammar_sampler import byte_tokenizer
+
+    source = gg.generation_grammar()
+    assert llguidance.grammar_from("grammar", source) == llguidance.grammar_from("lark", source)
+    assert not llguidance.LLMatcher.validate_grammar_with_warnings(
+        llguidance.grammar_from("grammar", source), byte_tokenizer())[0]
+    assert not any("::=" in line for line in source.splitlines())
+
+
 @pytest.mark.slow
 def test_variants_compile_with_the_embedded_models_tokenizer():
     tokenizer = _embedded_tokenizer()
@@ -170,7 +184,7 @@ def samples_for(complexity: str) -> list[str]:
         out += [sample(model, rng) for _ in range(SAMPLES_PER_LEVEL // 2)]
         out.append(sample(model, rng, longest=True))
     source = gg.generation_grammar(complexity)
-    out += [engine_walk(source, rng) for _ in range(WALKS_PER_LEVEL)]
+    out += [engine_walk(source, rng, close_weight=1.0 if i % 2 else 0.05) for i in range(WALKS_PER_LEVEL)]
     return out
 
 
