@@ -1,0 +1,187 @@
+"""Parse DOT with the full grammar (``grammars/dot.lark``): the fast, in-process first check.
+
+Why lark LALR + the ``lark-cython`` plugin + the basic lexer: DOT's scanner has no lexical
+context (flex's INITIAL state), so one global lexer reproduces it, and LALR keeps parsing
+iterative (a 10,000-deep nest of subgraphs is a parser-stack depth, not a Python recursion).
+Two speed facts measured on Graphviz's corpus: the garbage collector's passes over the
+growing tree make big files quadratic (off while parsing, restored after), and lark's
+start-up collision check between terminals (``interegular``) takes 30+ s on the
+Unicode-wide NAME class (skipped while building; it only logs warnings).
+
+The grammar accepts ``->`` and ``--`` in any graph; like Graphviz's scanner, the parser
+rejects an edge operator that doesn't match its graph's kind, naming that operator's line.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from synthgen.errors import SynthgenError
+from synthgen.paths import resource_dir
+
+GRAMMAR_FILE = "dot.lark"
+_BUILD_LOCK = threading.Lock()
+
+
+class DotSyntaxError(SynthgenError):
+    """Text that is not DOT. ``line``/``column`` are 1-based; ``near`` is the offending text."""
+
+    def __init__(self, message: str, *, line: int = 0, column: int = 0, near: str = "") -> None:
+        super().__init__(message, hint="check the DOT syntax near the position given")
+        self.line = line
+        self.column = column
+        self.near = near
+
+
+@dataclass(slots=True, frozen=True)
+class DotTree:
+    """A parsed DOT file: the lark tree (``start`` → ``graph``*) and the text it came from.
+
+    Tokens in the tree may be lark-cython tokens, which are not ``str``: read ``.value``.
+    """
+
+    tree: Any
+    text: str
+
+    @property
+    def graphs(self) -> list[Any]:
+        return self.tree.children
+
+    @property
+    def graph(self) -> Any:
+        """The first graph (a generated sample holds exactly one)."""
+        return self.tree.children[0]
+
+
+def grammar_text() -> str:
+    """The one DOT grammar source, as shipped; llguidance and xgrammar read it unchanged."""
+    return (resource_dir("grammars") / GRAMMAR_FILE).read_text(encoding="utf-8")
+
+
+_EDGE_OPS = threading.local()
+
+
+def _record_edgeop(tok: Any) -> Any:
+    """Lexer callback: note each edge operator; checked against its graph's kind after parsing.
+
+    (lark-cython has no postlexer, and a per-token Python hook would cost more than this.)
+    """
+    _EDGE_OPS.seen.append(tok)
+    return tok
+
+
+def _check_edge_ops(tree: Any, ops: list[Any]) -> None:
+    """``->`` only in a digraph, ``--`` only in a graph: Graphviz's scanner rule."""
+    graphs = tree.children
+    index = -1
+    for op in ops:
+        while index + 1 < len(graphs) and graphs[index + 1].children[0].start_pos <= op.start_pos:
+            index += 1
+        directed = _is_directed(graphs[index])
+        if (op.value == "->") != directed:
+            raise DotSyntaxError(
+                f"syntax error in line {op.line} near '{op.value}': "
+                f"'{op.value}' in {'a digraph' if directed else 'an undirected graph'}",
+                line=op.line,
+                column=op.column,
+                near=op.value,
+            )
+
+
+def _is_directed(graph: Any) -> bool:
+    head = graph.children[0]
+    if head.type == "STRICT":
+        head = graph.children[1]
+    return head.type == "DIGRAPH"
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Any:
+    """Build the LALR parser once per process (≈0.1 s), never at import time."""
+    import lark
+    import lark.lexer
+
+    try:
+        import lark_cython
+
+        plugins: dict[str, Any] = {"_plugins": lark_cython.plugins}
+    except ImportError:  # pure-Python lark: same language, about half the speed
+        plugins = {}
+    with _BUILD_LOCK:
+        saved = lark.lexer.has_interegular
+        lark.lexer.has_interegular = False
+        try:
+            return lark.Lark(
+                grammar_text(),
+                parser="lalr",
+                lexer="basic",
+                lexer_callbacks={"EDGEOP": _record_edgeop},
+                **plugins,
+            )
+        finally:
+            lark.lexer.has_interegular = saved
+
+
+def parse(text: str, *, multiple: bool = False) -> DotTree:
+    """Parse DOT text. One graph by default; ``multiple=True`` accepts zero or more, like Graphviz.
+
+    Raises DotSyntaxError (with line and column) on anything Graphviz's parser would reject.
+    """
+    tree = _parse_tree(text)
+    count = len(tree.children)
+    if not multiple and count != 1:
+        line = text.count("\n") + 1 if count == 0 else tree.children[1].children[0].line
+        raise DotSyntaxError(f"expected exactly one graph, found {count}", line=line, column=1)
+    return DotTree(tree, text)
+
+
+def parse_bytes(data: bytes, *, multiple: bool = False) -> DotTree:
+    """Parse DOT bytes decoded as Graphviz reads them: UTF-8, else Latin-1 (``charset=latin1``)."""
+    return parse(decode_dot(data), multiple=multiple)
+
+
+def decode_dot(data: bytes) -> str:
+    """UTF-8 when the bytes are UTF-8, else Latin-1 (which decodes any byte string)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def _parse_tree(text: str) -> Any:
+    import lark
+
+    parser = _parser()
+    _EDGE_OPS.seen = ops = []
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        tree = parser.parse(text)
+        _check_edge_ops(tree, ops)
+        return tree
+    except lark.exceptions.UnexpectedInput as err:
+        raise _syntax_error(err, text) from None
+    except RecursionError:
+        raise DotSyntaxError("graph nested too deeply to parse") from None
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _syntax_error(err: Any, text: str) -> DotSyntaxError:
+    """Graphviz's wording: 'syntax error in line N near 'x''."""
+    line, column = getattr(err, "line", 0) or 0, getattr(err, "column", 0) or 0
+    token = getattr(err, "token", None)
+    if token is not None:
+        near = str(token.value)
+        if token.type == "$END":
+            line, column, near = text.count("\n") + 1, len(text) - text.rfind("\n"), "end of input"
+    else:
+        pos = getattr(err, "pos_in_stream", None)
+        near = text[pos : pos + 1] if isinstance(pos, int) else ""
+    shown = near if len(near) <= 40 else near[:37] + "..."
+    return DotSyntaxError(f"syntax error in line {line} near {shown!r}", line=line, column=column, near=near)
