@@ -39,6 +39,7 @@ class DotItem:
     size: int = 0
     reason: str | None = None
     message: str = ""
+    multiple: bool = False  # a DOT file may hold several graphs (Graphviz reads them all); a record holds one
 
 
 def decode_dot(data: bytes) -> str:
@@ -52,14 +53,14 @@ def decode_dot(data: bytes) -> str:
 
 
 def item_from_bytes(item_id: str, source: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> DotItem:
-    """A DotItem from raw bytes, with ``encoding`` or ``too_large`` settled up front."""
+    """A DotItem from raw bytes (a whole file: several graphs allowed), ``encoding``/``too_large`` settled."""
     if len(data) > max_bytes:
         return _too_large(item_id, source, len(data), max_bytes)
     nul = data.find(b"\0")
     if nul >= 0:
         message = f"binary data: NUL byte at offset {nul} (DOT is text)"
         return DotItem(item_id, source, None, len(data), "encoding", message)
-    return DotItem(item_id, source, decode_dot(data), len(data))
+    return DotItem(item_id, source, decode_dot(data), len(data), multiple=True)
 
 
 def resolve_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:

@@ -93,7 +93,8 @@ def validate_texts(
     """One verdict per item, in order. Never raises for bad input.
 
     ``items`` may be plain texts (ids are their positions), raw bytes (decoded like
-    Graphviz does) or ``DotItem``s from ``synthgen.dot.inputs``. Pass a long-lived
+    Graphviz does) — each must hold exactly one graph — or ``DotItem``s from
+    ``synthgen.dot.inputs`` (a DOT file may hold several graphs, as Graphviz allows). Pass a long-lived
     ``checker`` to choose batch size, timeout or layout checking; ``graphviz=False`` stops
     at the grammar.
     """
@@ -107,7 +108,9 @@ def _as_item(index: int, item: str | bytes | DotItem, max_bytes: int) -> DotItem
     if isinstance(item, DotItem):
         return item
     if isinstance(item, bytes):
-        return item_from_bytes(str(index), "", item, max_bytes)
+        item = item_from_bytes(str(index), "", item, max_bytes)
+        item.multiple = False  # a text handed in by a caller is one sample: exactly one graph
+        return item
     return DotItem(str(index), "", item, len(item.encode("utf-8", "surrogatepass")))
 
 
@@ -128,14 +131,14 @@ def _grammar_stage(item: DotItem, max_bytes: int) -> tuple[Verdict, str | None]:
     if not _DOT_START.match(text):
         verdict.reason, verdict.message = "not_dot", f"does not start with graph/digraph/strict: {_snippet(text)!r}"
         return verdict, None
-    return _parse_and_measure(verdict, text)
+    return _parse_and_measure(verdict, text, item.multiple)
 
 
-def _parse_and_measure(verdict: Verdict, text: str) -> tuple[Verdict, str | None]:
+def _parse_and_measure(verdict: Verdict, text: str, multiple: bool) -> tuple[Verdict, str | None]:
     from synthgen.dot.parser import DotSyntaxError, parse
 
     try:
-        tree = parse(text)
+        tree = parse(text, multiple=multiple)
     except DotSyntaxError as exc:
         verdict.reason, verdict.grammar_ok = "grammar", False
         verdict.message = " ".join(str(exc).split())[:500]
