@@ -56,6 +56,9 @@ class OpenAISettings(ConfigBase):
     backoff_max_s: float = Field(30.0, ge=0)
     retry_after_max_s: float = Field(120.0, ge=0)  # a server asking for longer is capped here
     probe_grammar: bool = True  # False: trust the preset's first grammar field without probing
+    # False for a vLLM server on CPU: it fails seeded requests whose prefill is chunked
+    # ("CPU Generator does not use offset"); the runner then sends no per-request seeds.
+    send_seed: bool = True
 
 
 class _Retryable(Exception):
@@ -91,6 +94,7 @@ class OpenAIBackend:
         self.provider = self.endpoint.provider
         self.grammar_style: GrammarStyle | None = self.provider.grammar_styles[0] if self.provider.grammar_styles else None
         self.supports_grammar = self.grammar_style is not None  # settled by load()'s probe
+        self.supports_request_seed = self.settings.send_seed  # read by the pipeline runner
         self._grammar_cache: dict[str, str] = {}
         self._warned_unconstrained = False
 
@@ -232,6 +236,7 @@ class OpenAIBackend:
         return None
 
     async def _probe_style(self, client: httpx.AsyncClient, style: GrammarStyle) -> str:
+        # A prompt that does not invite "yes", so an ignored grammar field can't pass by chance.
         body = {"model": self.model, "messages": [{"role": "user", "content": "Name a colour."}],
                 "temperature": 0.0, self.provider.max_tokens_field: 8}
         try:
@@ -281,7 +286,7 @@ class OpenAIBackend:
                                 "top_p": s.top_p, self.provider.max_tokens_field: s.max_tokens}
         if n > 1:
             body["n"] = n
-        if seed is not None:
+        if seed is not None and self.supports_request_seed:
             body["seed"] = seed
         if req.grammar and self.supports_grammar and self.grammar_style is not None:
             self.grammar_style.apply(body, self._formatted(req.grammar))

@@ -125,6 +125,8 @@ def test_request_body():
     }
     b.supports_grammar = False  # what a failed probe leaves: no grammar field at all
     assert "structured_outputs" not in b._body(req, 1, None) and "n" not in b._body(req, 1, None)
+    unseeded = _backend(send_seed=False)  # a vLLM server on CPU
+    assert not unseeded.supports_request_seed and "seed" not in unseeded._body(req, 1, 7)
 
 
 def _reply(body: dict | str, status: int = 200) -> httpx.Response:
