@@ -163,7 +163,8 @@ def _parse_and_measure(verdict: Verdict, text: str, multiple: bool) -> tuple[Ver
 
 
 def _measure(verdict: Verdict, tree: object) -> None:
-    from synthgen.dot.features import complexity_of, measure
+    from synthgen.dot.complexity import complexity_of
+    from synthgen.dot.features import measure
     from synthgen.dot.normal import normal_hash, shape_hash
 
     features = measure(tree)
