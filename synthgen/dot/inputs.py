@@ -43,9 +43,10 @@ class DotItem:
 
 
 def decode_dot(data: bytes) -> str:
-    """Decode as Graphviz does: UTF-8 (BOM dropped) when it is valid, else Latin-1."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+    """Decode as Graphviz does: UTF-8 when it is valid, else Latin-1 (which decodes any bytes).
+
+    A byte-order mark is kept: Graphviz 2.43 rejects it, so validation reports it.
+    """
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:

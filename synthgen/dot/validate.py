@@ -25,7 +25,7 @@ REASONS: dict[str, str] = {
     "ok": "valid: parses with the DOT grammar and Graphviz accepts it",
     "empty": "nothing but whitespace",
     "not_dot": "does not start like a DOT graph (strict/graph/digraph), or Graphviz found no graph",
-    "encoding": "binary data (NUL bytes), not text",
+    "encoding": "binary data (NUL bytes), or a byte-order mark Graphviz rejects",
     "too_large": "over the size cap (--max-bytes); not parsed",
     "grammar": "rejected by synthgen's DOT grammar (message has line and column)",
     "too_deep": "nested too deeply to parse safely",
@@ -127,6 +127,9 @@ def _grammar_stage(item: DotItem, max_bytes: int) -> tuple[Verdict, str | None]:
         return verdict, None
     if not text.strip():
         verdict.reason, verdict.message = "empty", "no text"
+        return verdict, None
+    if text.startswith("\ufeff"):
+        verdict.reason, verdict.message = "encoding", "starts with a byte-order mark (U+FEFF), which Graphviz rejects"
         return verdict, None
     if not _DOT_START.match(text):
         verdict.reason, verdict.message = "not_dot", f"does not start with graph/digraph/strict: {_snippet(text)!r}"

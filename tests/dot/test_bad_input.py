@@ -153,7 +153,7 @@ def test_malformed_dot_texts():
     ]
     verdicts = validate_texts(texts)
     assert_judged(verdicts)
-    assert [v.ok for v in verdicts[:8]] == [False] * 8
+    assert [v.ok for v in verdicts[:9]] == [False] * 9
 
 
 @pytest.mark.timeout(30)
