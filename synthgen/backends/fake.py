@@ -34,7 +34,7 @@ _WORDS = (
 ).split()
 _COLORS = ("lightblue", "lightgray", "palegreen", "lightyellow", "pink", "white")
 _SHAPES = ("box", "ellipse", "circle", "diamond", "doublecircle", "note")
-_SIZES = {"simple": (3, 5, 0), "medium": (6, 11, 0), "complex": (12, 20, 2)}  # nodes min, max, clusters
+_SIZES = {"simple": (3, 7, 0), "medium": (9, 13, 0), "complex": (15, 20, 2)}  # nodes min, max, clusters (dot.complexity)
 
 
 def _knob(name: str, overrides: dict[str, Any]) -> Any:
