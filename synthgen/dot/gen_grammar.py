@@ -40,12 +40,14 @@ Why it is shaped this way (facts from /work/shared/GRAMMAR-NOTES.md):
 - **Clusters** (``subgraph cluster_1 {...}``) re-mention declared nodes, so they never add
   nodes; their names are fixed by position so two clusters never merge.
 
-Variants: ``LEVEL_SHAPES`` below is the single source of truth; each level is a union of
-"shapes" (node range, edge range, cluster range, nesting). The rule they implement is the
-bucket rule of ``synthgen.dot.complexity`` with its default thresholds (simple: <= 8 nodes,
-<= 10 edges, no cluster; complex: >= 15 nodes, or a cluster and >= 10 nodes, or nesting >= 2;
-medium: the rest). ``tests/dot/test_gen_grammar.py`` samples every variant and checks the
-measured bucket. ``grammars/dot_gen.lark`` is the rendered any-complexity grammar, kept for
+Variants: ``level_shapes(thresholds)`` is the single source of truth; it derives each
+level's "shapes" (node range, edge range, cluster range, nesting) from the bucket thresholds
+of ``synthgen.dot.complexity`` (defaults: complex = >= 15 nodes, or >= 20 edges, or depth
+>= 2, or a cluster and >= 10 nodes; simple = <= 8 nodes, <= 10 edges, no cluster; medium =
+the rest), and one builder renders every variant from them (``LEVEL_SHAPES`` = the default
+table). ``tests/dot/test_gen_grammar.py`` samples every variant, parses each sample with the
+full grammar, measures it and checks the bucket. ``grammars/dot_gen.lark`` is the rendered
+any-complexity grammar, kept for
 reading and for other tools (regenerate: ``python -m synthgen.dot.gen_grammar``).
 """
 
@@ -57,11 +59,9 @@ import string
 from dataclasses import dataclass
 from functools import lru_cache
 
+from synthgen.dot.complexity import COMPLEXITIES, DEFAULT_THRESHOLDS, ComplexityThresholds
 from synthgen.dot.grammar_sampler import Alt, Grammar, Lit, Pat, Ref, Rep, Seq, max_length, to_lark
-from synthgen.errors import SynthgenError, UnknownNameError
-
-COMPLEXITIES = ("simple", "medium", "complex")
-
+from synthgen.errors import ConfigError, SynthgenError, UnknownNameError
 
 @dataclass(frozen=True, slots=True)
 class Shape:
@@ -73,17 +73,34 @@ class Shape:
     nested: bool = False
 
 
-LEVEL_SHAPES: dict[str, tuple[Shape, ...]] = {
-    # <= 8 nodes, <= 10 edges, no cluster.
-    "simple": (Shape(nodes=(2, 8), edges=(1, 10)),),
-    # Not simple (>= 9 nodes, or a cluster) and not complex (<= 14 nodes; with a cluster <= 9).
-    "medium": (
-        Shape(nodes=(9, 14), edges=(8, 18)),
-        Shape(nodes=(4, 9), edges=(3, 12), clusters=(1, 2)),
-    ),
-    # >= 15 nodes (complex whatever else), with 1-3 clusters, one level of nesting allowed.
-    "complex": (Shape(nodes=(15, 16), edges=(14, 20), clusters=(1, 3), nested=True),),
-}
+def level_shapes(t: ComplexityThresholds = DEFAULT_THRESHOLDS) -> dict[str, tuple[Shape, ...]]:
+    """Each level's shapes, derived from the bucket thresholds so every graph a shape allows
+    measures into its level (rule: ``synthgen.dot.complexity``). The extra room above the
+    thresholds (+1 node, +5 edges at complex, 18 edges at medium) is chosen small so the
+    longest output stays near 1,500 tokens."""
+    low_edges = t.complex_min_edges - 1
+    shapes: dict[str, tuple[Shape, ...]] = {
+        # <= simple_max_nodes nodes, <= simple_max_edges edges, no cluster, depth 0.
+        "simple": (Shape(nodes=(2, t.simple_max_nodes), edges=(1, t.simple_max_edges)),),
+        # >= 15 nodes: complex whatever else; with 1-3 clusters, one level of nesting.
+        "complex": (Shape(nodes=(t.complex_min_nodes, t.complex_min_nodes + 1),
+                          edges=(t.complex_min_nodes - 1, t.complex_min_nodes + 5),
+                          clusters=(1, 3), nested=True),),
+    }
+    # Not simple by node count, not complex by nodes, edges, clusters or depth.
+    medium = [Shape(nodes=(t.simple_max_nodes + 1, t.complex_min_nodes - 1),
+                    edges=(t.simple_max_nodes, min(18, low_edges)))]
+    # Not simple by having a cluster; under the cluster node limit; depth 1 only.
+    cluster_nodes = min(t.complex_min_nodes, t.complex_cluster_min_nodes) - 1
+    clusters = t.simple_max_clusters + 1
+    if t.complex_min_depth > 1 and cluster_nodes >= 4 and clusters <= 3:
+        medium.append(Shape(nodes=(4, cluster_nodes), edges=(3, min(12, low_edges)),
+                            clusters=(clusters, max(clusters, 2))))
+    shapes["medium"] = tuple(medium)
+    return {level: shapes[level] for level in COMPLEXITIES}
+
+
+LEVEL_SHAPES: dict[str, tuple[Shape, ...]] = level_shapes()
 
 SHAPES = ("box", "ellipse", "circle", "doublecircle", "diamond", "rect", "oval", "plaintext",
           "note", "folder", "tab", "component", "cylinder", "hexagon", "octagon",
@@ -250,13 +267,23 @@ def _check(complexity: str | None) -> tuple[str, ...]:
     return (complexity,)
 
 
-@lru_cache(maxsize=None)
-def grammar_model(complexity: str | None = None, directed: bool | None = None) -> Grammar:
+def _key(thresholds: ComplexityThresholds | None) -> tuple:
+    """A hashable cache key for thresholds (pydantic models are not hashable)."""
+    return tuple(sorted((thresholds or DEFAULT_THRESHOLDS).model_dump().items()))
+
+
+def grammar_model(complexity: str | None = None, directed: bool | None = None,
+                  thresholds: ComplexityThresholds | None = None) -> Grammar:
     """The variant as a ``grammar_sampler.Grammar`` (for bounds and sampling)."""
-    shapes = tuple(s for level in _check(complexity) for s in LEVEL_SHAPES[level])
+    return _model(_check(complexity), directed, _key(thresholds))
+
+
+@lru_cache(maxsize=64)
+def _model(levels: tuple[str, ...], directed: bool | None, key: tuple) -> Grammar:
+    table = level_shapes(ComplexityThresholds(**dict(key)))
+    shapes = tuple(s for level in levels for s in table[level])
     b = _Builder()
     b.rules["start"] = None
-
     kinds = []
     if directed in (None, True):
         kinds.append(b.graph("digraph", " -> ", shapes))
@@ -267,42 +294,50 @@ def grammar_model(complexity: str | None = None, directed: bool | None = None) -
     return Grammar(rules=dict(b.rules), terminals=dict(_TERMINALS))
 
 
-def generation_grammar(complexity: str | None = None, directed: bool | None = None) -> str:
+def generation_grammar(complexity: str | None = None, directed: bool | None = None,
+                       thresholds: ComplexityThresholds | None = None) -> str:
     """Lark source for llguidance / xgrammar (not for Python lark: it uses ``x{m,n}``).
 
     ``complexity``: "simple" | "medium" | "complex" | None (any); ``directed``: True
-    (digraph), False (graph), None (either)."""
-    return _lark(complexity, directed)
+    (digraph), False (graph), None (either); ``thresholds``: a recipe's bucket thresholds
+    (default: ``synthgen.dot.complexity.DEFAULT_THRESHOLDS``)."""
+    _check(complexity)
+    return _lark(complexity, directed, _key(thresholds))
 
 
-@lru_cache(maxsize=None)
-def _lark(complexity: str | None, directed: bool | None) -> str:
+@lru_cache(maxsize=64)
+def _lark(complexity: str | None, directed: bool | None, key: tuple) -> str:
     header = (f"// synthgen generation grammar: complexity={complexity or 'any'}, "
               f"directed={'any' if directed is None else directed}\n"
               "// Generated by synthgen.dot.gen_grammar; bounded; ends at the final '}'.")
-    return to_lark(grammar_model(complexity, directed), header)
+    model = _model(_check(complexity), directed, key)
+    return to_lark(model, header)
 
 
-def max_output_chars(complexity: str | None = None, directed: bool | None = None) -> int:
+def max_output_chars(complexity: str | None = None, directed: bool | None = None,
+                     thresholds: ComplexityThresholds | None = None) -> int:
     """The longest output (request line + DOT) the variant allows, in characters."""
-    return max_length(grammar_model(complexity, directed))
+    return max_length(grammar_model(complexity, directed, thresholds))
 
 
 def max_tokens_for(complexity: str | None = None, directed: bool | None = None,
-                   chars_per_token: float = DEFAULT_CHARS_PER_TOKEN) -> int:
+                   chars_per_token: float = DEFAULT_CHARS_PER_TOKEN,
+                   thresholds: ComplexityThresholds | None = None) -> int:
     """A ``max_tokens`` that fits the longest output at ``chars_per_token`` (plus EOS).
 
-    3.0 chars/token is conservative for BPE tokenizers on this text; a model that picks
-    unusually short tokens can still hit the limit: treat ``finish_reason == "length"`` as
-    a failure."""
+    3.0 chars/token is conservative for BPE tokenizers on this text (SmolLM2's tokenizer:
+    3.1-3.4 on the longest outputs with word labels); a model that picks unusually short
+    tokens can still hit the limit: treat ``finish_reason == "length"`` as a failure, or
+    send ``max_output_chars + 1``, which no ASCII output can exceed."""
     if chars_per_token <= 0:
-        raise ValueError("chars_per_token must be positive")
-    return math.ceil(max_output_chars(complexity, directed) / chars_per_token) + 1
+        raise ConfigError(f"chars_per_token must be positive, got {chars_per_token}")
+    return math.ceil(max_output_chars(complexity, directed, thresholds) / chars_per_token) + 1
 
 
-def recommended_max_tokens(complexity: str | None = None) -> int:
+def recommended_max_tokens(complexity: str | None = None,
+                           thresholds: ComplexityThresholds | None = None) -> int:
     """The ``max_tokens`` to send with a variant: the bound at 3 chars/token, rounded up to 64."""
-    return 64 * math.ceil(max_tokens_for(complexity) / 64)
+    return 64 * math.ceil(max_tokens_for(complexity, thresholds=thresholds) / 64)
 
 
 # ---------------------------------------------------------------- reading outputs back

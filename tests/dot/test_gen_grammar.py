@@ -221,3 +221,39 @@ def test_samples_pass_graphviz(sampled, require_graphviz):
     bad = [(r.message, d) for r, d in zip(results, dots) if not r.ok]
     assert not bad, bad[:3]
     assert len(dots) == len(gg.COMPLEXITIES) * (SAMPLES_PER_LEVEL + 2 + WALKS_PER_LEVEL)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("complexity", gg.COMPLEXITIES)
+def test_samples_parse_with_the_full_grammar_and_measure_into_their_bucket(sampled, complexity):
+    from synthgen.dot.complexity import complexity_of
+    from synthgen.dot.features import measure
+    from synthgen.dot.parser import parse
+
+    for text in sampled[complexity]:
+        dot = gg.split_output(text)[1]
+        features = measure(parse(dot))
+        nodes, edges, clusters, depth = structure(dot)
+        assert (features.node_count, features.edge_count, features.max_depth) == (nodes, edges, depth), dot
+        assert features.directed == dot.startswith("digraph")
+        assert complexity_of(features) == complexity, (features.to_dict(), dot)
+
+
+@pytest.mark.slow
+def test_recipe_thresholds_reshape_the_variants():
+    """A recipe that moves the thresholds gets variants that land in ITS buckets."""
+    from synthgen.dot.complexity import ComplexityThresholds, complexity_of
+    from synthgen.dot.features import measure
+    from synthgen.dot.parser import parse
+
+    t = ComplexityThresholds(simple_max_nodes=5, simple_max_edges=6, complex_min_nodes=12,
+                             complex_min_edges=16, complex_cluster_min_nodes=7)
+    rng = random.Random("thresholds")
+    for level in gg.COMPLEXITIES:
+        source = gg.generation_grammar(level, thresholds=t)
+        assert source != gg.generation_grammar(level) and llguidance_error(source) == ""
+        check = LLGuidanceCheck(source)
+        model = gg.grammar_model(level, None, t)
+        for text in [sample(model, rng) for _ in range(40)] + [sample(model, rng, longest=True)]:
+            assert check.accepts(text)
+            assert complexity_of(measure(parse(gg.split_output(text)[1])), t) == level, text
