@@ -357,7 +357,7 @@ def engine_walk(lark_source: str, rng: random.Random, max_steps: int = 20_000, c
     out = bytearray()
     for _ in range(max_steps):
         mask = matcher.compute_bitmask()
-        allowed = [i for i in range(257) if mask[i >> 3] >> (i & 7) & 1]
+        allowed = _set_bits(int.from_bytes(mask, "little"))
         if matcher.is_error() or not allowed:
             raise RuntimeError(f"llguidance matcher stuck after {out[-80:]!r}: {matcher.get_error()}")
         if allowed == [_ByteVocab.eos_token_id]:
@@ -368,3 +368,13 @@ def engine_walk(lark_source: str, rng: random.Random, max_steps: int = 20_000, c
         matcher.consume_token(choice)
         out.append(choice)
     raise RuntimeError(f"no end after {max_steps} bytes: the grammar is not bounded")
+
+
+def _set_bits(bits: int) -> list[int]:
+    """Indices of the set bits of a token mask (a little-endian bitset), lowest first."""
+    out = []
+    while bits:
+        low = bits & -bits
+        out.append(low.bit_length() - 1)
+        bits ^= low
+    return out
