@@ -29,9 +29,17 @@ from synthgen.dot.grammar_sampler import (
 from synthgen.errors import SynthgenError, UnknownNameError
 
 ROOT = Path(__file__).resolve().parents[2]
+ENGINES = pytest.mark.usefixtures("engines")
 VARIANTS = [(c, d) for c in (None, *gg.COMPLEXITIES) for d in (None, True, False)]
 SAMPLES_PER_LEVEL = 200
 WALKS_PER_LEVEL = 20
+
+
+@pytest.fixture(scope="module")
+def engines() -> None:
+    """llguidance and xgrammar come with the engine extras (cpu / hf / vllm)."""
+    pytest.importorskip("llguidance", reason="llguidance not installed (pip install 'synthgen[hf]')")
+    pytest.importorskip("xgrammar", reason="xgrammar not installed (pip install 'synthgen[hf]')")
 
 
 # ---------------------------------------------------------------- output format
@@ -110,12 +118,14 @@ def test_shipped_lark_file_is_the_rendered_any_variant():
 
 
 @pytest.mark.parametrize("complexity,directed", VARIANTS)
+@ENGINES
 def test_every_variant_compiles_in_llguidance_and_xgrammar(complexity, directed):
     source = gg.generation_grammar(complexity, directed)
     assert llguidance_error(source) == ""
     assert xgrammar_compile(source) is not None
 
 
+@ENGINES
 def test_the_any_grammar_reads_as_lark_in_vllm_and_outlines_autodetection():
     """vLLM's guidance backend and Outlines call ``grammar_from("grammar", ...)``, which
     guesses Lark vs GBNF; vLLM's xgrammar backend takes Lark when no line has ``::=``."""
@@ -131,6 +141,7 @@ def test_the_any_grammar_reads_as_lark_in_vllm_and_outlines_autodetection():
 
 
 @pytest.mark.slow
+@ENGINES
 def test_variants_compile_with_the_embedded_models_tokenizer():
     tokenizer = _embedded_tokenizer()
     import llguidance.hf
@@ -189,12 +200,13 @@ def samples_for(complexity: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def sampled() -> dict[str, list[str]]:
+def sampled(engines) -> dict[str, list[str]]:
     return {c: samples_for(c) for c in gg.COMPLEXITIES}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("complexity", gg.COMPLEXITIES)
+@ENGINES
 def test_samples_are_what_both_engines_allow_and_within_bounds(sampled, complexity):
     llg = LLGuidanceCheck(gg.generation_grammar(complexity))
     xgr = XGrammarCheck(gg.generation_grammar(complexity))
@@ -213,6 +225,7 @@ def test_samples_are_what_both_engines_allow_and_within_bounds(sampled, complexi
 
 @pytest.mark.slow
 @pytest.mark.graphviz
+@ENGINES
 def test_samples_pass_graphviz(sampled, require_graphviz):
     from synthgen.dot.graphviz import GraphvizChecker
 
@@ -225,6 +238,7 @@ def test_samples_pass_graphviz(sampled, require_graphviz):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("complexity", gg.COMPLEXITIES)
+@ENGINES
 def test_samples_parse_with_the_full_grammar_and_measure_into_their_bucket(sampled, complexity):
     from synthgen.dot.complexity import complexity_of
     from synthgen.dot.features import measure
@@ -240,6 +254,7 @@ def test_samples_parse_with_the_full_grammar_and_measure_into_their_bucket(sampl
 
 
 @pytest.mark.slow
+@ENGINES
 def test_recipe_thresholds_reshape_the_variants():
     """A recipe that moves the thresholds gets variants that land in ITS buckets."""
     from synthgen.dot.complexity import ComplexityThresholds, complexity_of
