@@ -304,3 +304,11 @@ def _max_degree(edges: list[tuple[int, int]]) -> int:
         degree[tail] = degree.get(tail, 0) + 1
         degree[head] = degree.get(head, 0) + 1
     return max(degree.values(), default=0)
+
+
+def complexity_of(features: GraphFeatures, thresholds: Any = None) -> str:
+    """Same as ``synthgen.dot.complexity.complexity_of`` (the rule lives there), for callers
+    that import it from here."""
+    from synthgen.dot.complexity import complexity_of as bucket
+
+    return bucket(features, thresholds)
