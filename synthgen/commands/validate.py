@@ -8,6 +8,8 @@ invalid, 2 usage errors (a missing path, Graphviz not installed).
 from __future__ import annotations
 
 import json
+import os
+import sys
 from itertools import islice
 from typing import Annotated
 
@@ -64,10 +66,14 @@ def validate(
             raise GraphvizNotFound(checker.program)
     items = inputs.iter_items(paths, max_bytes=max_bytes)
     counts: dict[str, int] = {}
-    while chunk := list(islice(items, batch_size)):
-        for verdict in validate_texts(chunk, graphviz=not no_graphviz, max_bytes=max_bytes, checker=checker):
-            counts[verdict.reason] = counts.get(verdict.reason, 0) + 1
-            _print_item(verdict, as_json)
+    try:
+        while chunk := list(islice(items, batch_size)):
+            for verdict in validate_texts(chunk, graphviz=not no_graphviz, max_bytes=max_bytes, checker=checker):
+                counts[verdict.reason] = counts.get(verdict.reason, 0) + 1
+                _print_item(verdict, as_json)
+    except BrokenPipeError:  # `synthgen validate ... | head`: the reader has gone, stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(1) from None
     if not counts:
         raise inputs.InputPathError(
             f"no .dot, .gv or .jsonl files found in {', '.join(paths)}", hint="give DOT files or a folder that holds some"
