@@ -17,7 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from synthgen.dot.parser import decode_dot  # UTF-8, else Latin-1, as Graphviz reads; a BOM is kept
 from synthgen.errors import ConfigError
+
+__all__ = ["DotItem", "InputPathError", "decode_dot", "item_from_bytes", "iter_items", "resolve_paths"]
 
 DEFAULT_MAX_BYTES = 1_000_000
 DOT_SUFFIXES = (".dot", ".gv")
@@ -40,17 +43,6 @@ class DotItem:
     reason: str | None = None
     message: str = ""
     multiple: bool = False  # a DOT file may hold several graphs (Graphviz reads them all); a record holds one
-
-
-def decode_dot(data: bytes) -> str:
-    """Decode as Graphviz does: UTF-8 when it is valid, else Latin-1 (which decodes any bytes).
-
-    A byte-order mark is kept: Graphviz 2.43 rejects it, so validation reports it.
-    """
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
 
 
 def item_from_bytes(item_id: str, source: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> DotItem:
