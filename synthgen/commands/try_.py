@@ -66,7 +66,7 @@ def run_try(request: str, *, model: str, backend: str | None, complexity: str | 
             temperature: float, grammar_engine: str) -> TryResult:
     from synthgen.backends.base import GenerationRequest, SamplingSettings
     from synthgen.backends.registry import create_backend
-    from synthgen.dot.gen_grammar import generation_grammar, recommended_max_tokens
+    from synthgen.dot.gen_grammar import generation_grammar, max_output_chars
     from synthgen.models import resolve_model
 
     spec = resolve_model(model)
@@ -77,7 +77,10 @@ def run_try(request: str, *, model: str, backend: str | None, complexity: str | 
     engine.load()
     load_s = time.perf_counter() - started
     try:
-        sampling = SamplingSettings(temperature=temperature, max_tokens=recommended_max_tokens(complexity))
+        # Each token of the ASCII grammar is >= 1 char: this bound can never cut an output off
+        # (capped to leave room for the prompt in the model's context).
+        max_tokens = min(max_output_chars(complexity) + 1, spec.max_model_len - 512)
+        sampling = SamplingSettings(temperature=temperature, max_tokens=max_tokens)
         messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": request}]
         started = time.perf_counter()
         [completion] = engine.generate([GenerationRequest("try-0", messages, sampling, grammar=grammar, seed=seed)])
