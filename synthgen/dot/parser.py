@@ -187,6 +187,10 @@ def _parse_tree(text: str) -> Any:
         tree = parser.parse(text)
         _check_edge_ops(tree, ops)
         return tree
+    except lark.exceptions.UnexpectedCharacters as err:
+        cut = _open_to_end(text, err.pos_in_stream)
+        if cut is None:
+            raise _syntax_error(err, text) from None
     except lark.exceptions.UnexpectedInput as err:
         raise _syntax_error(err, text) from None
     except RecursionError:
@@ -194,6 +198,32 @@ def _parse_tree(text: str) -> Any:
     finally:
         if enabled:
             gc.enable()
+    return _parse_tree(text[:cut])
+
+
+def _open_to_end(text: str, pos: int) -> int | None:
+    """Where the input ends for Graphviz, if the lexer failed at pos because of that.
+
+    A quoted string, HTML string or /* comment that opens and never closes: Graphviz's
+    scanner meets the end of input inside it and stops there without an error (``digraph
+    { a } "oops`` is accepted); and a bare ``@`` is Graphviz's end-of-input token. The
+    parse is retried on the text before that point.
+    """
+    rest = text[pos : pos + 2]
+    if rest.startswith("@"):
+        return pos  # scan.l's GRAPH_EOF_TOKEN: '@' outside a string ends the input
+    if rest.startswith('"'):
+        return pos  # the QSTRING regex failed here, so no unescaped closing quote follows
+    if rest == "/*":
+        return pos if text.find("*/", pos + 2) < 0 else None
+    if rest.startswith("<"):
+        depth = 0
+        for char in text[pos:]:
+            depth += (char == "<") - (char == ">")
+            if depth == 0:
+                return None  # it closes: HTML nested past the grammar's bound, a real error
+        return pos
+    return None
 
 
 def _syntax_error(err: Any, text: str) -> DotSyntaxError:

@@ -77,7 +77,8 @@ def test_graph_level_assignments_and_bare_subgraphs() -> None:
         ("digraph {\n a -> b\n", 3, "end of input"),
         ("graph {\n a -> b }", 2, "->"),
         ("digraph { a -- b }", 1, "--"),
-        ("digraph { a @ b }", 1, "@"),
+        ("digraph { a @ b }", 1, "end of input"),  # '@' is Graphviz's end-of-input token
+        ("digraph { a $ b }", 1, "$"),
     ],
 )
 def test_errors_name_line_and_token(text: str, line: int, near: str) -> None:
@@ -87,6 +88,14 @@ def test_errors_name_line_and_token(text: str, line: int, near: str) -> None:
     assert isinstance(err, SynthgenError)
     assert (err.line, err.near) == (line, near)
     assert f"line {line}" in err.one_line() and "\n" not in err.one_line()
+
+
+def test_input_ends_where_graphviz_stops_reading() -> None:
+    # An unterminated string or comment, or '@', ends the input for Graphviz's scanner.
+    for tail in (' "never closed', " /* never closed", " <b <i>", " @ junk } {"):
+        assert len(parse("digraph { a }" + tail).graphs) == 1
+    with pytest.raises(DotSyntaxError, match="end of input"):
+        parse('digraph { a -> "b }')
 
 
 def test_one_graph_unless_multiple_asked() -> None:
