@@ -72,3 +72,34 @@ def test_grammar_compiles_in_llguidance() -> None:
 
     error = llguidance.LLMatcher.validate_grammar(llguidance.grammar_from("lark", grammar_text()))
     assert error == ""
+
+
+_TOKENS = ['a', 'B2', '"q s"', '"x\\"y"', "<<b>h</b>>", "1.", "-.5", "2a", "{", "}", "[", "]", "=", ";", ",", ":",
+           "sw", "->", "--", "+", "node", "EDGE", "Graph", "subgraph", "strict", "cluster_x", "\n", "# c\n",
+           "// c\n", "/* c */", "é", ".", "-", "@", '"open']
+
+
+@pytest.mark.graphviz
+@pytest.mark.slow
+def test_grammar_agrees_with_graphviz_on_random_token_soup(require_graphviz: None) -> None:
+    """Seeded random token sequences inside a graph: our verdict must equal Graphviz's `nop`."""
+    import random
+    import subprocess
+
+    rng = random.Random(20261122)
+    disagree = []
+    accepted = 0
+    for _ in range(300):
+        head = rng.choice(["digraph", "graph", "strict digraph"])
+        data = f"{head} {{ {' '.join(rng.choice(_TOKENS) for _ in range(rng.randint(1, 10)))} }}".encode()
+        graphviz_ok = subprocess.run(["nop"], input=data, capture_output=True, timeout=30).returncode == 0
+        try:
+            parse_bytes(data, multiple=True)
+            ours = True
+        except DotSyntaxError:
+            ours = False
+        accepted += ours
+        if ours != graphviz_ok:
+            disagree.append((data, ours, graphviz_ok))
+    assert 10 < accepted < 290  # the soup exercises both verdicts
+    assert not disagree, disagree[:5]
