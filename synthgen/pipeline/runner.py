@@ -118,6 +118,20 @@ def fingerprint(config: RunConfig, plan: Plan) -> dict[str, Any]:
     )
 
 
+def request_seeds_ok(backend: Any) -> bool:
+    """Whether to send per-item seeds. vLLM on CPU (0.32) kills its worker on a seeded request
+    whose prefill is chunked ("CPU Generator does not use offset"), so a loaded vLLM engine
+    on the CPU platform gets none (the engine-level seed still applies); any backend can say
+    so itself with ``supports_request_seed``."""
+    import sys
+
+    flag = getattr(backend, "supports_request_seed", None)
+    if flag is not None:
+        return bool(flag)
+    platforms = sys.modules.get("vllm.platforms") if getattr(backend, "name", "") == "vllm" else None
+    return not (platforms is not None and platforms.current_platform.is_cpu())
+
+
 class _StopFlag:
     """First Ctrl-C: finish the batch in flight, save, stop. Second Ctrl-C: stop now."""
 
@@ -298,9 +312,7 @@ class Runner:
         """One batch: generate, then every step after the engine."""
         from synthgen.backends.base import GenerationRequest, SamplingSettings
 
-        # vLLM on CPU fails seeded requests whose prefill is chunked ("CPU Generator does not
-        # use offset"): a backend says so with supports_request_seed = False.
-        seeded = getattr(self.backend, "supports_request_seed", True)
+        seeded = request_seeds_ok(self.backend)
         requests = []
         for item in items:
             grammar, max_tokens = grammar_for(item.complexity)
