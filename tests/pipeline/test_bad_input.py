@@ -97,3 +97,18 @@ def test_garbage_model_is_counted_and_stops_at_the_cap_keeping_earlier_records(f
     assert "failed: malformed_output" in summary and "8" in summary
     state = json.loads((out / "run.json").read_text())
     assert state["status"] == "stopped:cap" and state["summary"]["failed"] == {"malformed_output": 8}
+
+
+def test_dry_run_prints_plan_and_estimate_and_generates_nothing(fake_env, capsys, monkeypatch):
+    (fake_env / "models" / "fake.yaml").write_text(
+        "alias: fake\nbackend: fake\nthroughput_tokens_per_s: 100\nprices:\n  input_per_1m: 1.0\n  output_per_1m: 2.0\n"
+    )
+    monkeypatch.setenv("SYNTHGEN_COUNT", "50")  # configuration from the environment too
+    out = fake_env / "run"
+    rc, stdout, _ = cli(capsys, "generate", "--model", "fake", "--domains", "robotics,workflows", "--complexity", "20/60/20",
+                        "--output", str(out), "--dry-run")
+    assert rc == 0 and not out.exists()
+    assert "plan: 50 examples" in stdout and "dry run: nothing generated" in stdout
+    rows = {line.split()[0]: [int(x) for x in line.split()[1:]] for line in stdout.splitlines() if line.strip().startswith(("robotics", "workflows"))}
+    assert rows == {"robotics": [5, 15, 5], "workflows": [5, 15, 5]}
+    assert "requests: 50" in stdout and "GPU-hours: ~" in stdout and "cost: ~$" in stdout
