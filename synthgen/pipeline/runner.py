@@ -322,6 +322,9 @@ class Runner:
         completions = self.backend.generate(requests)
         wall = time.perf_counter() - start
         ledger.charge(completions, wall, self.backend.accelerators, self.plan.spec.prices)
+        log = getattr(self, "log", None)
+        if log is not None:
+            log.engine_call(self.plan.spec.alias, completions, wall, ledger)
         errors = [c.error for c in completions if c.finish_reason == "error"]
         self.failed_batches = self.failed_batches + 1 if completions and len(errors) == len(completions) else 0
         self.last_engine_error = errors[0] if errors else ""

@@ -49,6 +49,8 @@ def test_exact_counts_per_cell_and_a_complete_run_json(tmp_path):
     assert all(r["validation"]["graphviz"] and r["task_type"] == "NL_TO_DOT" for r in records)
     assert state["status"] == "completed" and state["ledger"]["calls"] == summary["candidates"]
     assert state["counters"]["quota"]["forwarded"] == 24
+    events = Counter(e["event"] for e in read(out / "log.jsonl"))
+    assert events["start"] == events["stop"] == 1 and events["engine_call"] == events["batch"] > 0
 
 
 def test_garbage_errors_and_invalid_dot_are_counted_and_saved(tmp_path):
