@@ -4,6 +4,7 @@ the file and the field."""
 
 from __future__ import annotations
 
+import itertools
 import re
 import shutil
 from pathlib import Path
@@ -227,9 +228,10 @@ def test_fewshot_graphs_pass_graphviz(recipe, require_graphviz) -> None:
 
 
 def _graph(nodes: int, edges: int, clusters: int) -> str:
-    """A digraph with exactly these counts: a chain first, then extra distinct pairs."""
+    """A digraph with exactly these counts: a chain first, then extra pairs (repeated, as
+    multi-edges, once every pair is used: a non-strict digraph counts each edge statement)."""
     pairs = [(i, i + 1) for i in range(1, nodes)][:edges]
-    extra = ((i, j) for i in range(1, nodes + 1) for j in range(1, nodes + 1) if i != j and (i, j) not in pairs)
+    extra = itertools.cycle([(i, j) for i in range(1, nodes + 1) for j in range(1, nodes + 1) if i != j])
     pairs += [next(extra) for _ in range(edges - len(pairs))]
     lines = ["digraph corner {"] + [f'  n{i} [label="N{i}"]' for i in range(1, nodes + 1)]
     for c in range(clusters):
