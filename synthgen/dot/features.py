@@ -11,6 +11,7 @@ without hitting Python's recursion limit.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -31,10 +32,20 @@ def id_value(node: Any) -> tuple[str, bool]:
         return "".join(p[0] for p in parts), any(p[1] for p in parts)
     kind, text = node.type, node.value
     if kind == "QSTRING":
-        return text[1:-1].replace('\\"', '"').replace("\\\r\n", "").replace("\\\n", ""), False
+        body = text[1:-1]
+        return (_QUOTE_ESCAPE.sub(_unescape, body) if "\\" in body else body), False
     if kind == "HTML":
         return text[1:-1], True
     return text, False
+
+
+# Graphviz's qstring rules: \" -> ", \\ -> \\ (kept), backslash-newline -> nothing.
+_QUOTE_ESCAPE = re.compile(r'\\(["\\\n])')
+
+
+def _unescape(match: re.Match[str]) -> str:
+    char = match.group(1)
+    return '"' if char == '"' else ("\\\\" if char == "\\" else "")
 
 
 def drive(root: Generator[Any, Any, Any]) -> Any:

@@ -32,6 +32,20 @@ def test_quoted_strings_escapes_and_concatenation() -> None:
     (stmt,) = _stmts('digraph { a [label="say \\"hi\\"" + " and" + "\\\nbye"] }')
     label = stmt.children[-1].children[0].children[1]
     assert id_value(label) == ('say "hi" andbye', False)
+    (stmt,) = _stmts('digraph { a [label="c:\\\\dir\\\\\nnext\\\nend"] }')  # \\ stays; \\ + newline keeps it
+    assert id_value(stmt.children[-1].children[0].children[1]) == ("c:\\\\dir\\\\\nnextend", False)
+
+
+def test_importing_the_dot_modules_loads_no_parser() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, synthgen.dot.parser, synthgen.dot.features, synthgen.dot.normal, synthgen.dot.complexity;"
+        "print([m for m in ('lark', 'lark_cython', 'xgrammar', 'llguidance') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 def test_numerals_and_non_ascii_names() -> None:
