@@ -119,6 +119,7 @@ def test_params_and_phrasing_vary(recipe) -> None:
     assert len({i.template_name for i in items}) >= 30
     assert len({i.subtopic for i in items}) >= 30
     assert len({i.params["style"] for i in items}) >= 8
+    assert len({i.params["tone"] for i in items}) == len(recipe.request_tones)
     possible = {n for lv in recipe.complexity_levels.values() for n in range(lv.nodes.min, lv.nodes.max + 1)}
     assert len({int(i.params["n_states"]) for i in items}) >= len(possible) - 2
 

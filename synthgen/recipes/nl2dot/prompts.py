@@ -53,6 +53,7 @@ def sample_params(recipe: Recipe, domain: Domain, complexity: str, rng: random.R
         "structure": recipe.structure(complexity),
         "n_states": str(rng.randint(level.nodes.min, level.nodes.max)),
         "style": rng.choice(domain.styles or recipe.style_hints),
+        "tone": rng.choice(recipe.request_tones),
     }
     merged = {**domain.params, **sub.params}
     for key in sorted(merged):
@@ -63,7 +64,7 @@ def sample_params(recipe: Recipe, domain: Domain, complexity: str, rng: random.R
 
 def user_message(recipe: Recipe, domain: Domain, template_index: int, params: dict[str, str]) -> str:
     ask = domain.user_templates[template_index].format(**params)
-    suffix = recipe.request_suffix.format(complexity=params["complexity"], structure=params["structure"])
+    suffix = recipe.request_suffix.format(complexity=params["complexity"], structure=params["structure"], tone=params["tone"])
     return f"{ask}\n\n{suffix}"
 
 
@@ -73,7 +74,8 @@ def fewshot_user(recipe: Recipe, example: FewShotExample) -> str:
     ask = recipe.fewshot_user.format(
         domain=domain.title, topic=example.topic, complexity=example.complexity, structure=recipe.structure(example.complexity)
     )
-    suffix = recipe.request_suffix.format(complexity=example.complexity, structure=recipe.structure(example.complexity))
+    level = example.complexity
+    suffix = recipe.request_suffix.format(complexity=level, structure=recipe.structure(level), tone=recipe.request_tones[0])
     return f"{ask}\n\n{suffix}"
 
 

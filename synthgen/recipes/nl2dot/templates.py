@@ -72,7 +72,10 @@ class RecipeFile(ConfigBase):
     task_type: Literal["NL_TO_DOT"] = "NL_TO_DOT"
     system_prompt: str = Field(min_length=1)
     output_format: str = Field(min_length=1)
-    request_suffix: str = Field(min_length=1)  # appended to every user turn: {complexity}, {structure}
+    request_suffix: str = Field(min_length=1)  # appended to every user turn: {complexity}, {structure}, {tone}
+    # How the REQUEST line should be phrased; one drawn per item (the first for few-shot turns),
+    # so the dataset's requests vary in register, not only in topic.
+    request_tones: list[str] = Field(min_length=1)
     fewshot_user: str = Field(min_length=1)  # user turn of a few-shot pair: {domain}, {topic}, {complexity}, {structure}
     fewshot_k: int = Field(default=2, ge=0, le=8)
     style_hints: list[str] = Field(min_length=1)
@@ -140,6 +143,7 @@ class Recipe:
     system_prompt: str
     output_format: str
     request_suffix: str
+    request_tones: tuple[str, ...]
     fewshot_user: str
     fewshot_k: int
     style_hints: tuple[str, ...]
@@ -168,6 +172,7 @@ class Recipe:
             "system_prompt": self.system_prompt,
             "output_format": self.output_format,
             "request_suffix": self.request_suffix,
+            "request_tones": list(self.request_tones),
             "fewshot_user": self.fewshot_user,
             "fewshot_k": self.fewshot_k,
             "style_hints": list(self.style_hints),
@@ -250,6 +255,7 @@ def load_recipe(templates_dir: Path | str | None = None) -> Recipe:
         system_prompt=head.system_prompt.strip(),
         output_format=head.output_format.strip(),
         request_suffix=head.request_suffix.strip(),
+        request_tones=tuple(" ".join(t.split()) for t in head.request_tones),
         fewshot_user=head.fewshot_user.strip(),
         fewshot_k=head.fewshot_k,
         style_hints=tuple(head.style_hints),
@@ -343,7 +349,7 @@ def _check_recipe(head: RecipeFile, path: Path) -> None:
                 raise ConfigError(f"{src}: field 'complexities.{name}.{part}': min {rng.min} > max {rng.max}")
         field = f"complexities.{name}.structure"
         _require(placeholders(level.structure, source=src, field=field), RANGE_PLACEHOLDERS, source=src, field=field)
-    _require(placeholders(head.request_suffix, source=src, field="request_suffix"), {"complexity", "structure"}, source=src, field="request_suffix")
+    _require(placeholders(head.request_suffix, source=src, field="request_suffix"), {"complexity", "structure", "tone"}, source=src, field="request_suffix")
     allowed_fs = {"domain", "topic", "complexity", "structure"}
     _require(placeholders(head.fewshot_user, source=src, field="fewshot_user"), allowed_fs, source=src, field="fewshot_user")
     normalize_weights(head.default_weights, source=f"{src}: field 'default_weights'")
