@@ -3,7 +3,8 @@
 Every file Graphviz 2.43 accepts must parse, every file it rejects must not, unless it is
 listed in EXPECTED_DISAGREEMENTS with the reason the difference is acceptable. A listed
 file that stops disagreeing fails too, so the list never goes stale. Each accepted graph is
-also measured and hashed, so no real-world graph crashes those steps.
+also measured and hashed, so no real-world graph crashes those steps, and (files up to
+60 KB) its normal form must parse back to itself with the same features and shape hash.
 """
 
 from __future__ import annotations
@@ -14,11 +15,23 @@ from pathlib import Path
 import pytest
 
 from synthgen.dot.features import measure
-from synthgen.dot.normal import normal_hash, shape_hash
-from synthgen.dot.parser import DotSyntaxError, parse_bytes
+from synthgen.dot.normal import normal_form, normal_hash, shape_hash
+from synthgen.dot.parser import DotSyntaxError, parse, parse_bytes
 
 # flat_name -> why our verdict may differ from Graphviz's. Empty: the grammar agrees on all.
 EXPECTED_DISAGREEMENTS: dict[str, str] = {}
+
+
+ROUND_TRIP_MAX_BYTES = 60_000  # the round trip re-parses; the few big files add time, not cases
+
+
+def _assert_round_trip(graph: object, features: object, name: str) -> None:
+    """The normal form parses, is a fixpoint, and keeps the graph's features and shape."""
+    text = normal_form(graph)
+    again = parse(text)
+    assert normal_form(again) == text, name
+    assert measure(again) == features, name
+    assert shape_hash(again) == shape_hash(graph), name
 
 
 def _manifest(corpus: Path) -> list[dict[str, str]]:
@@ -47,8 +60,10 @@ def test_grammar_agrees_with_graphviz_on_its_corpus(graphviz_corpus: Path) -> No
         if not graphviz_ok:
             disagree[row["flat_name"]] = "we accept, Graphviz rejects"
         for graph in tree.graphs:
-            assert measure(graph).node_count >= 0
+            features = measure(graph)
             assert normal_hash(graph).startswith("dotn1:") and shape_hash(graph).startswith("shape1:")
+            if len(data) <= ROUND_TRIP_MAX_BYTES:
+                _assert_round_trip(graph, features, row["flat_name"])
     agree = len(rows) - len(disagree)
     print(f"\ncorpus: {len(rows)} files, agree {agree}, disagree {len(disagree)}, accepted {accepted}, rejected {rejected}")
     unexpected = {k: v for k, v in disagree.items() if k not in EXPECTED_DISAGREEMENTS}
