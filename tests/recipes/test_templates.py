@@ -203,6 +203,22 @@ def _llguidance_stop_point(lark_source: str, text: str) -> int | None:
     return None if matcher.is_accepting() and matcher.consume_token(_Bytes.eos_token_id) else len(data)
 
 
+def test_fewshot_answers_are_accepted_by_xgrammar(recipe) -> None:
+    """vLLM's default structured-output backend agrees with llguidance on every example."""
+    xgrammar = pytest.importorskip("xgrammar")
+    from synthgen.dot.gen_grammar import generation_grammar
+
+    info = xgrammar.TokenizerInfo(_Bytes.tokens, vocab_type=xgrammar.VocabType.RAW, stop_token_ids=[_Bytes.eos_token_id])
+    compiler = xgrammar.GrammarCompiler(info, max_threads=1, cache_enabled=False)
+    for level in recipe.complexities:
+        matcher = xgrammar.GrammarMatcher(compiler.compile_grammar(xgrammar.Grammar.from_lark(generation_grammar(level))))
+        for example in (e for e in recipe.fewshot if e.complexity == level):
+            matcher.reset()
+            text = format_output(example.request, example.dot).encode("utf-8")
+            accepted = all(matcher.accept_token(b) for b in text)
+            assert accepted and matcher.accept_token(_Bytes.eos_token_id) and matcher.is_terminated(), example.id
+
+
 def test_fewshot_answers_are_accepted_by_the_generation_grammar(recipe) -> None:
     """What the model is shown is exactly what its grammar variant lets it write."""
     pytest.importorskip("llguidance")
