@@ -70,7 +70,9 @@ def _record_edgeop(tok: Any) -> Any:
 
     (lark-cython has no postlexer, and a per-token Python hook would cost more than this.)
     """
-    _EDGE_OPS.seen.append(tok)
+    seen = getattr(_EDGE_OPS, "seen", None)
+    if seen is not None:  # None when lark is driven directly (e.g. .lex()), not via parse()
+        seen.append(tok)
     return tok
 
 
