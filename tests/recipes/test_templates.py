@@ -171,8 +171,10 @@ def test_output_format_states_the_grammar_limits(recipe) -> None:
     text = " ".join(recipe.output_format.split())
     assert f"label of at most {g._TERMINALS['NLABEL'].hi} characters" in text
     assert f"edge labels at most {g._TERMINALS['ELABEL'].hi} characters" in text
-    for word, allowed in (("shape", g.SHAPES), ("style", g.NODE_STYLES), ("fillcolor", g.FILLS), ("color", g.COLORS)):
-        listed = re.search(rf"\b{word} one of ([a-z, ]+?)(?:;|\.|$)", text) or re.search(rf"\b{word} is one of ([a-z, ]+?)(?:;|\.|$)", text)
+    pairs = (("shape is", g.SHAPES), ("node style", g.NODE_STYLES), ("edge style", g.EDGE_STYLES),
+             ("fillcolor \\(with style=filled\\)", g.FILLS), ("; color", g.COLORS))
+    for word, allowed in pairs:
+        listed = re.search(rf"{word} one of ([a-z, ]+?)(?:;|\.|$)", text)
         assert listed, word
         values = {v.strip() for v in listed.group(1).replace(" and ", ",").split(",") if v.strip()}
         assert values and values <= set(allowed), (word, values - set(allowed))
