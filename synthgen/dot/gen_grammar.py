@@ -129,6 +129,7 @@ _TERMINALS = {
 }
 MAX_MEMBERS, MAX_INNER_MEMBERS = 6, 4
 DEFAULT_CHARS_PER_TOKEN = 3.0
+RECOMMENDED_CHARS_PER_TOKEN = 2.5
 
 
 class OutputFormatError(SynthgenError):
@@ -325,10 +326,10 @@ def max_tokens_for(complexity: str | None = None, directed: bool | None = None,
                    thresholds: ComplexityThresholds | None = None) -> int:
     """A ``max_tokens`` that fits the longest output at ``chars_per_token`` (plus EOS).
 
-    3.0 chars/token is conservative for BPE tokenizers on this text (SmolLM2's tokenizer:
-    3.1-3.4 on the longest outputs with word labels); a model that picks unusually short
-    tokens can still hit the limit: treat ``finish_reason == "length"`` as a failure, or
-    send ``max_output_chars + 1``, which no ASCII output can exceed."""
+    SmolLM2's tokenizer gives 3.1-3.4 chars/token on the longest outputs with word labels,
+    2.6 with short numbered labels and ~1.3 on runs of digits (each digit is a token), so no
+    ratio is safe for every output: treat ``finish_reason == "length"`` as a failure, or send
+    ``max_output_chars + 1``, which no ASCII output can exceed."""
     if chars_per_token <= 0:
         raise ConfigError(f"chars_per_token must be positive, got {chars_per_token}")
     return math.ceil(max_output_chars(complexity, directed, thresholds) / chars_per_token) + 1
@@ -336,8 +337,13 @@ def max_tokens_for(complexity: str | None = None, directed: bool | None = None,
 
 def recommended_max_tokens(complexity: str | None = None,
                            thresholds: ComplexityThresholds | None = None) -> int:
-    """The ``max_tokens`` to send with a variant: the bound at 3 chars/token, rounded up to 64."""
-    return 64 * math.ceil(max_tokens_for(complexity, thresholds=thresholds) / 64)
+    """The ``max_tokens`` to send with a variant: the bound at ``RECOMMENDED_CHARS_PER_TOKEN``
+    (2.5), rounded up to 64. Why 2.5 and not 3: SmolLM2-135M writing short numbered labels
+    ("node1", "n12") produced 2.6 chars/token on a real complex output (measured here); word
+    labels give 3.1-3.4. A larger ``max_tokens`` costs nothing in vLLM unless used, a cut-off
+    costs the whole sample. Defaults: simple 896, medium 1408, complex 1792 (any: 1792)."""
+    return 64 * math.ceil(max_tokens_for(complexity, chars_per_token=RECOMMENDED_CHARS_PER_TOKEN,
+                                         thresholds=thresholds) / 64)
 
 
 # ---------------------------------------------------------------- reading outputs back

@@ -101,7 +101,9 @@ def test_every_variant_is_bounded_and_fits_max_tokens(complexity, directed):
     longest = sample(gg.grammar_model(complexity, directed), random.Random(0), longest=True)
     assert len(longest) == gg.max_output_chars(complexity, directed)
     assert longest.endswith("}")
-    assert gg.max_tokens_for(complexity, directed) <= gg.recommended_max_tokens(complexity) <= 1536
+    assert gg.max_tokens_for(complexity, directed, chars_per_token=2.5) <= gg.recommended_max_tokens(complexity)
+    assert gg.max_tokens_for(complexity, directed) <= 1536  # at 3 chars/token
+    assert gg.recommended_max_tokens(complexity) <= 1792 < gg.max_output_chars(complexity, directed) + 1
 
 
 def test_directed_and_undirected_edges_never_mix():
