@@ -112,3 +112,13 @@ def test_dry_run_prints_plan_and_estimate_and_generates_nothing(fake_env, capsys
     rows = {line.split()[0]: [int(x) for x in line.split()[1:]] for line in stdout.splitlines() if line.strip().startswith(("robotics", "workflows"))}
     assert rows == {"robotics": [5, 15, 5], "workflows": [5, 15, 5]}
     assert "requests: 50" in stdout and "GPU-hours: ~" in stdout and "cost: ~$" in stdout
+
+
+def test_api_builds_a_spec_on_the_fly_or_uses_the_registry_alias():
+    from synthgen.commands.generate import api_spec
+
+    spec = api_spec("ollama", "llama3.2", "http://127.0.0.1:11434/v1")
+    assert (spec.alias, spec.backend, spec.provider, spec.api_model) == ("ollama:llama3.2", "openai", "ollama", "llama3.2")
+    assert spec.base_url == "http://127.0.0.1:11434/v1"
+    known = api_spec("nim", "nim-qwen2.5-coder-32b", None)
+    assert known.alias == "nim-qwen2.5-coder-32b" and known.api_model == "qwen/qwen2.5-coder-32b-instruct"
