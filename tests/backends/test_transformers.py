@@ -42,6 +42,7 @@ def engine(require_graphviz):
 @pytest.mark.slow
 @pytest.mark.engine
 @pytest.mark.graphviz
+@pytest.mark.timeout(1800)  # one padded batch runs until its longest output ends (<= 2096 steps)
 def test_sixteen_prompts_sixteen_valid_graphs(engine):
     from synthgen.dot.gen_grammar import generation_grammar
 
