@@ -132,3 +132,12 @@ def test_records_carry_the_documented_fields():
     assert failed["raw_text"] == "garbage" and failed["prompt"] == item(3).messages and failed["reason"] == "malformed_output"
     rejected = rejected_record(result.drops[0], ctx)
     assert rejected["reason"] == "malformed_output" and rejected["step"] == "parse"
+
+
+def test_measure_step_measures_when_validation_did_not():
+    from synthgen.pipeline.validate_step import MeasureStep
+
+    s = sample(format_output("r", GOOD_DOT))
+    s.request, s.dot = "r", GOOD_DOT
+    result = Pipeline([MeasureStep(("simple", "medium", "complex"))]).run([s])
+    assert result.accepted == [s] and s.complexity == "simple" and s.features
