@@ -75,19 +75,19 @@ def run_vllm_modes(spec, requests, engine: str) -> list[dict]:
     prompts = [{"prompt_token_ids": backend.render_prompt(r.messages)} for r in requests]
     s = requests[0].sampling
 
-    def raw(grammar: str | None):
+    def raw(grammar: str | None, count: int = len(requests)):
         params = [
             SamplingParams(temperature=s.temperature, top_p=s.top_p, max_tokens=s.max_tokens, seed=r.seed,
                            structured_outputs=StructuredOutputsParams(grammar=grammar) if grammar else None)
-            for r in requests
+            for r in requests[:count]
         ]
-        outs = llm.generate(prompts, params, use_tqdm=False)
+        outs = llm.generate(prompts[:count], params, use_tqdm=False)
         return [(len(o.outputs[0].token_ids), o.outputs[0].finish_reason) for o in outs]
 
     def synthgen():
         return [(c.completion_tokens, c.finish_reason) for c in backend.generate(requests)]
 
-    raw(requests[0].grammar)  # warm-up: grammar compiled and cached, kernels touched
+    raw(requests[0].grammar, count=4)  # warm-up: grammar compiled and cached, kernels touched
     rows = [
         measure("raw-unconstrained", lambda: raw(None)),
         measure("raw-grammar", lambda: raw(requests[0].grammar)),

