@@ -235,6 +235,11 @@ class VllmBackend:
         try:
             outputs = llm.generate(prompts, params, use_tqdm=False)
         except Exception as exc:  # noqa: BLE001 - one bad request must not sink the batch
+            if type(exc).__name__ == "EngineDeadError":  # nothing more can run on this engine
+                raise BackendError(
+                    f"the vLLM engine died while generating: {_first_line(exc)}",
+                    hint="rerun with --debug to see the engine's own error; " + _start_hint(self._on_cpu),
+                ) from exc
             if len(chunk) == 1:
                 return [_error(chunk[0], exc, time.perf_counter() - started)]
             return [c for r in chunk for c in self._generate_chunk(llm, [r])]
