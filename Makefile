@@ -8,7 +8,7 @@ install:
 	SYNTHGEN_EXTRAS=cpu,hf bash scripts/install.sh
 
 demo: install
-	$(VENV)/synthgen validate examples/ 
+	$(VENV)/synthgen generate --count 12 --output runs/demo-$$(date +%Y%m%d-%H%M%S)
 
 test:
 	SYNTHGEN_EXTRAS=cpu,hf,dev bash scripts/install.sh
