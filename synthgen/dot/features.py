@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Generator, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from synthgen.dot.parser import DotSyntaxError, DotTree
@@ -91,11 +91,15 @@ class GraphFeatures:
     has_ports: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        for key, value in out.items():
-            if isinstance(value, set):
-                out[key] = sorted(value)
+        """Every field in order (what ``dataclasses.asdict`` gives), sets as sorted lists."""
+        out = {}
+        for key in _FEATURE_FIELDS:
+            value = getattr(self, key)
+            out[key] = sorted(value) if isinstance(value, set) else value
         return out
+
+
+_FEATURE_FIELDS = tuple(f.name for f in fields(GraphFeatures))
 
 
 @dataclass(slots=True)

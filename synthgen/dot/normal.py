@@ -58,7 +58,7 @@ def normal_form(tree: DotTree | Any) -> str:
 
 def normal_hash(tree: DotTree | Any) -> str:
     """``dotn1:<sha256 hex>`` of the normal form: equal for texts that differ only in layout."""
-    return NORMAL_PREFIX + hashlib.sha256(normal_form(tree).encode("utf-8")).hexdigest()
+    return normal_hash_of(normal_form(tree))
 
 
 def _indent(depth: int) -> str:
@@ -121,10 +121,26 @@ def _attrs(assigns: list[Any]) -> str:
 
 def shape_hash(tree: DotTree | Any) -> str:
     """``shape1:<sha256 hex>``: the graph's structure without names, labels or values."""
-    model = build(tree)[1]
+    return shape_hash_of(build(tree)[1])
+
+
+def shape_hash_of(model: GraphModel) -> str:
+    """``shape_hash`` from an already built node/edge model (``features.build``)."""
     labels = _wl_labels(model)
     head = f"{int(model.directed)}|{int(model.strict)}|{len(model.nodes)}|{len(model.edges)}|{len(model.clusters)}"
     return SHAPE_PREFIX + hashlib.sha256((head + "\n" + "\n".join(labels)).encode("ascii")).hexdigest()
+
+
+def normal_hash_of(form: str) -> str:
+    """``normal_hash`` from an already printed normal form."""
+    return NORMAL_PREFIX + hashlib.sha256(form.encode("utf-8")).hexdigest()
+
+
+# WL label of a vertex's neighbourhood text -> its 16 hex digits. Small graphs repeat the
+# same neighbourhoods across samples (and round 1 depends only on degrees), so most
+# refinements are look-ups; cleared when full, so memory stays bounded.
+_REFINED: dict[str, str] = {}
+_REFINED_MAX = 200_000
 
 
 def _wl_labels(model: GraphModel) -> list[str]:
@@ -148,13 +164,31 @@ def _wl_labels(model: GraphModel) -> list[str]:
             member[cluster_index[parent]].append(index)
     labels = ["n"] * n + ["c"] * len(cluster_index)
     seen = list(labels)
+    cache = _REFINED
+    sha256 = hashlib.sha256
+    adjacency = list(zip(out_adj, in_adj, member))
     for _ in range(WL_ROUNDS):
-        labels = [_refine(labels, v, out_adj, in_adj, member) for v in range(size)]
+        refined = []
+        for v, (outs, ins, members) in enumerate(adjacency):
+            # the same text as _refine prints, built inline
+            text = (
+                f"{labels[v]}|o:{','.join(sorted([labels[u] for u in outs]))}"
+                f"|i:{','.join(sorted([labels[u] for u in ins]))}|m:{','.join(sorted([labels[u] for u in members]))}"
+            )
+            label = cache.get(text)
+            if label is None:
+                if len(cache) >= _REFINED_MAX:
+                    cache.clear()
+                label = cache[text] = sha256(text.encode("ascii")).hexdigest()[:16]
+            refined.append(label)
+        labels = refined
         seen.extend(labels)
     return sorted(seen)
 
 
 def _refine(labels: list[str], v: int, out_adj: list[list[int]], in_adj: list[list[int]], member: list[list[int]]) -> str:
+    """One vertex's next WL label (the reference form of the loop in ``_wl_labels``)."""
+
     def around(adj: list[list[int]]) -> str:
         return ",".join(sorted(labels[u] for u in adj[v]))
 

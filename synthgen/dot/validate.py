@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from synthgen.dot.inputs import DEFAULT_MAX_BYTES, DotItem, item_from_bytes
 
 if TYPE_CHECKING:
+    from synthgen.dot.features import GraphFeatures, GraphModel
     from synthgen.dot.graphviz import GraphvizChecker, GraphvizResult
 
 REASONS: dict[str, str] = {
@@ -138,8 +139,18 @@ def _grammar_stage(item: DotItem, max_bytes: int) -> tuple[Verdict, str | None]:
 
 
 def _parse_and_measure(verdict: Verdict, text: str, multiple: bool) -> tuple[Verdict, str | None]:
+    from synthgen.dot.fast import analyse
     from synthgen.dot.parser import DotSyntaxError, parse
 
+    try:
+        analysis = analyse(text)  # the generation layout, without lark; None: not that layout
+    except Exception:  # noqa: BLE001 - the full parser below decides, and reports
+        analysis = None
+    if analysis is not None:  # exactly one graph
+        verdict.grammar_ok = True
+        _fill(verdict, analysis.features, analysis.model, analysis.normal_form)
+        verdict.ok, verdict.reason = True, "ok"
+        return verdict, text
     try:
         tree = parse(text, multiple=multiple)
     except DotSyntaxError as exc:
@@ -166,15 +177,21 @@ def _parse_and_measure(verdict: Verdict, text: str, multiple: bool) -> tuple[Ver
 
 
 def _measure(verdict: Verdict, tree: object) -> None:
-    from synthgen.dot.complexity import complexity_of
-    from synthgen.dot.features import measure
-    from synthgen.dot.normal import normal_hash, shape_hash
+    from synthgen.dot.features import build
+    from synthgen.dot.normal import normal_form
 
-    features = measure(tree)
+    features, model = build(tree)  # one walk for the features and the shape hash's model
+    _fill(verdict, features, model, normal_form(tree))
+
+
+def _fill(verdict: Verdict, features: GraphFeatures, model: GraphModel, form: str) -> None:
+    from synthgen.dot.complexity import complexity_of
+    from synthgen.dot.normal import normal_hash_of, shape_hash_of
+
     verdict.features = features.to_dict()
     verdict.complexity = str(complexity_of(features))
-    verdict.normal_hash = normal_hash(tree)
-    verdict.shape_hash = shape_hash(tree)
+    verdict.normal_hash = normal_hash_of(form)
+    verdict.shape_hash = shape_hash_of(model)
 
 
 def _graphviz_stage(verdicts: list[tuple[Verdict, str | None]], checker: GraphvizChecker | None) -> None:
