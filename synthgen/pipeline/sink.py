@@ -10,7 +10,18 @@ so that whatever is on disk is always a valid prefix of the run:
   written is lost and nothing half-written remains;
 - ``run.lock`` is held with ``flock`` for the life of the run, so two runs cannot write one
   folder; the kernel drops the lock when the process dies, so a killed run never leaves a
-  stale lock behind.
+  stale lock behind;
+- every ``run.json`` save records the byte length of the three JSONL files. Lines of
+  ``rejected.jsonl`` / ``failed_prompts.jsonl`` past that length were written by a batch
+  whose state was never saved (a kill between the append and the save); reopening cuts them,
+  so the side files always match the counters in ``run.json`` and a redone batch never
+  writes its rejects twice. Accepted records past it are kept: the runner rebuilds quotas
+  and dedup from ``data.jsonl`` and continues after its last plan index.
+
+Opening a folder that already holds a run (``run.json``): with ``resume`` it must have the
+same fingerprint. Without ``resume`` it is refused once it has accepted records; an attempt
+killed before its first accepted record (same config) is simply continued, under the same
+run id, and one that wrote nothing at all is started over if the config changed.
 """
 
 from __future__ import annotations
@@ -55,7 +66,13 @@ os.register_at_fork(after_in_child=_drop_locks_in_child)
 def _os_message(exc: OSError) -> str:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return "the disk is full"
+    if exc.errno == errno.EFBIG:
+        return "the file hit its size limit (EFBIG: the file system's or the process's maximum file size)"
     return exc.strerror or str(exc)
+
+
+# Present in a folder that holds no run yet without making it someone else's folder.
+_HARMLESS = frozenset({LOCK_FILE, STATE_FILE + ".tmp"})
 
 
 class RunFolder:
@@ -65,8 +82,10 @@ class RunFolder:
         self.path = Path(path).expanduser()
         self.resume = resume
         self.fingerprint = fingerprint
-        self.repairs: list[str] = []  # human lines: torn tails cut on open
+        self.repairs: list[str] = []  # human lines: torn tails and unsaved side lines cut on open
+        self.notes: list[str] = []  # human lines: how an existing run was taken up
         self.torn_lines = 0
+        self.state: dict[str, Any] = {}  # the run's state: the folder's own, or a fresh one
         self._lock_fd: int | None = None
         self._fds: dict[str, int] = {}
 
@@ -76,14 +95,13 @@ class RunFolder:
         self._make_folder()
         self._take_lock()
         try:
-            self._refuse_foreign_content()
-            if self.resume:
-                self.check_resume(self.fingerprint)
-                self._repair_tails()
-            if self.load_state() is None:
+            state = self._take_up()
+            if state is None:
                 # The fingerprint is on disk before any record, so a kill after the first
                 # append still leaves a folder that --resume recognises.
-                self.save_state(new_state(self.fingerprint))
+                state = new_state(self.fingerprint)
+                self.save_state(state)
+            self.state = state
         except BaseException:
             self.close()
             raise
@@ -124,11 +142,64 @@ class RunFolder:
         except OSError:
             pass
 
+    def _take_up(self) -> dict[str, Any] | None:
+        """The folder's saved state when this run continues it, ``None`` when it starts fresh;
+        refuses (one line) what would mix two runs or overwrite accepted records."""
+        state = self.load_state()
+        if state is None:
+            self._refuse_foreign_content()
+            return None
+        changes = diff_fingerprints(state.get("fingerprint", {}), self.fingerprint)
+        if not self.resume:
+            accepted = self._whole_lines("accepted")
+            if accepted:
+                raise OutputError(
+                    f"{self.path} already holds run {state.get('run_id', '?')} with {accepted} accepted "
+                    f"record{'s' if accepted != 1 else ''} (status: {state.get('status', '?')}); "
+                    "refusing to overwrite it",
+                    hint="add --resume to continue that run, or give a new --output",
+                )
+            if changes and not any(self._whole_lines(kind) for kind in FILES):
+                self.notes.append(
+                    f"{self.path} held an attempt with another config that wrote no records; starting a new run in it"
+                )
+                return None
+            if not changes:
+                self.notes.append(
+                    f"continuing run {state.get('run_id', '?')} in {self.path} (killed before its first accepted record)"
+                )
+        if changes:
+            raise ResumeError(
+                f"cannot {'resume' if self.resume else 'start a new run in'} {self.path}: "
+                f"the config changed ({'; '.join(changes)})",
+                hint="rerun with the original settings, or give a new --output to start over",
+            )
+        self._repair_tails(state)
+        return state
+
+    def _whole_lines(self, kind: str) -> int:
+        """Newline count of ``kind``'s file (a torn last line does not count)."""
+        count = 0
+        try:
+            with open(self._file(kind), "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    count += block.count(b"\n")
+        except FileNotFoundError:
+            return 0
+        except OSError as exc:
+            raise OutputError(f"cannot read {self._file(kind)}: {_os_message(exc)}") from None
+        return count
+
     def _refuse_foreign_content(self) -> None:
-        present = sorted(p.name for p in self.path.iterdir() if p.name != LOCK_FILE)
-        if not present or self.resume:
+        present = sorted(p.name for p in self.path.iterdir() if p.name not in _HARMLESS)
+        if not present:
             return
         shown = ", ".join(present[:4]) + (", ..." if len(present) > 4 else "")
+        if self.resume:
+            raise ResumeError(
+                f"{self.path} holds {shown} but no {STATE_FILE}; it is not a synthgen run folder",
+                hint="give a new --output",
+            )
         raise OutputError(
             f"the output folder {self.path} is not empty ({shown})",
             hint="add --resume to continue the run in it, or give a new --output",
@@ -156,7 +227,18 @@ class RunFolder:
             )
         return state
 
-    def _repair_tails(self) -> None:
+    def _repair_tails(self, state: dict[str, Any]) -> None:
+        saved = state.get("files") or {}
+        for kind in ("rejected", "failed"):
+            name = FILES[kind]
+            size = saved.get(name)
+            if isinstance(size, int) and size >= 0:
+                cut = self._cut_to(self.path / name, size)
+                if cut:
+                    self.repairs.append(
+                        f"{name}: removed {cut} line{'s' if cut != 1 else ''} written after the last saved "
+                        "state (a stop between a batch's write and its save; the batch is redone)"
+                    )
         for name in (*FILES.values(), LOG_FILE):
             cut = repair_torn_tail(self.path / name)
             if cut:
@@ -167,6 +249,25 @@ class RunFolder:
             for line in self.repairs:
                 log.event("repair", message=line)
             log.close()
+
+    def _cut_to(self, path: Path, size: int) -> int:
+        """Truncate ``path`` to ``size`` bytes when it is longer; the number of lines cut
+        (a torn last line counts as one)."""
+        try:
+            with open(path, "rb+") as fh:
+                end = fh.seek(0, os.SEEK_END)
+                if end <= size:
+                    return 0
+                fh.seek(size)
+                tail = fh.read()
+                fh.truncate(size)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except FileNotFoundError:
+            return 0
+        except OSError as exc:
+            raise OutputError(f"cannot repair {path}: {_os_message(exc)}") from None
+        return tail.count(b"\n") + (0 if tail.endswith(b"\n") else 1)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -240,6 +341,7 @@ class RunFolder:
         Every string is redacted on the way out (a resume command or stop reason could
         carry a key)."""
         state["updated_at"] = now_iso()
+        state["files"] = self._sizes()
         target = self.path / STATE_FILE
         temp = self.path / (STATE_FILE + ".tmp")
         data = (json.dumps(scrub(state), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
@@ -258,6 +360,16 @@ class RunFolder:
             raise OutputError(
                 f"cannot write {target}: {_os_message(exc)}", hint="free some space, then rerun with --resume"
             ) from None
+
+    def _sizes(self) -> dict[str, int]:
+        """Byte length of each JSONL file now (every append before this is fsynced)."""
+        sizes = {}
+        for name in FILES.values():
+            try:
+                sizes[name] = (self.path / name).stat().st_size
+            except FileNotFoundError:
+                sizes[name] = 0
+        return sizes
 
     def _fsync_dir(self) -> None:
         fd = os.open(self.path, os.O_RDONLY)

@@ -154,6 +154,78 @@ def test_records_without_state_are_not_resumed(tmp_path):
         RunFolder(tmp_path, resume=True, fingerprint=FP).__enter__()
 
 
+def test_a_folder_with_accepted_records_is_not_overwritten_without_resume(tmp_path):
+    _seed_run(tmp_path, [{"id": 1}, {"id": 2}])
+    before = {name: (tmp_path / name).read_bytes() for name in ("data.jsonl", "run.json")}
+    with pytest.raises(OutputError) as err:
+        RunFolder(tmp_path, resume=False, fingerprint=FP).__enter__()
+    line = err.value.one_line()
+    assert "already holds run" in line and "2 accepted records" in line and "--resume" in line
+    assert "\n" not in line
+    assert {name: (tmp_path / name).read_bytes() for name in before} == before
+    with RunFolder(tmp_path, resume=True, fingerprint=FP) as folder:  # --resume takes it up
+        assert [r["id"] for r in folder.existing_accepted()] == [1, 2]
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_an_attempt_killed_before_its_first_record_keeps_its_run_id(tmp_path, resume):
+    with RunFolder(tmp_path, resume=False, fingerprint=FP) as folder:
+        first_id = folder.state["run_id"]  # the state an early-killed attempt leaves behind
+    with RunFolder(tmp_path, resume=resume, fingerprint=FP) as folder:
+        assert folder.state["run_id"] == first_id == folder.load_state()["run_id"]
+        assert resume or any("continuing run " + first_id in note for note in folder.notes)
+        folder.append("accepted", [{"id": 1, "run_id": folder.state["run_id"]}])
+    assert json.loads((tmp_path / "run.json").read_text())["run_id"] == first_id
+
+
+def test_a_changed_config_starts_over_only_in_a_folder_without_records(tmp_path):
+    changed = fingerprint_of({"recipe": "nl2dot", "seed": 2, "count": 10})
+    with RunFolder(tmp_path, resume=False, fingerprint=FP) as folder:
+        old_id = folder.state["run_id"]
+    with RunFolder(tmp_path, resume=False, fingerprint=changed) as folder:  # nothing written yet
+        assert folder.state["run_id"] != old_id and folder.load_state()["fingerprint"] == changed
+        assert "starting a new run" in folder.notes[0]
+        folder.append("rejected", [{"id": "r1"}])
+    with pytest.raises(ResumeError) as err:  # now it holds records of that config
+        RunFolder(tmp_path, resume=False, fingerprint=FP).__enter__()
+    assert "seed: 2 -> 1" in err.value.one_line() and "new --output" in err.value.one_line()
+
+
+def test_resume_refuses_a_folder_of_other_files(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(ResumeError, match="notes.txt but no run.json"):
+        RunFolder(tmp_path, resume=True, fingerprint=FP).__enter__()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "run.lock"]
+
+
+def test_side_lines_written_after_the_last_save_are_cut_on_reopen(tmp_path):
+    """A kill between a batch's appends and its run.json save: on reopen the side files go
+    back to the lengths run.json recorded (the batch is redone, its rejects written once);
+    accepted records stay, the runner counts them from disk."""
+    with RunFolder(tmp_path, resume=False, fingerprint=FP) as folder:
+        folder.append("rejected", [{"id": "r1"}])
+        folder.save_state(folder.state)
+        saved = dict(folder.state["files"])
+        folder.append("accepted", [{"id": 2}])
+        folder.append("rejected", [{"id": "r2"}, {"id": "r3"}])
+        folder.append("failed", [{"id": "f2"}])
+    assert saved == {"data.jsonl": 0, "rejected.jsonl": len(b'{"id": "r1"}\n'), "failed_prompts.jsonl": 0}
+    with open(tmp_path / "rejected.jsonl", "ab") as fh:
+        fh.write(b'{"id": "r4", "torn')
+    with RunFolder(tmp_path, resume=True, fingerprint=FP) as folder:  # an accepted record: --resume
+        assert [r["id"] for r in folder.existing("rejected")] == ["r1"]
+        assert list(folder.existing("failed")) == []
+        assert [r["id"] for r in folder.existing_accepted()] == [2]
+        assert any("rejected.jsonl: removed 3 lines" in line for line in folder.repairs)
+        assert any("failed_prompts.jsonl: removed 1 line " in line for line in folder.repairs)
+    # with nothing accepted, a plain rerun cuts them the same way
+    run = tmp_path / "plain"
+    with RunFolder(run, resume=False, fingerprint=FP) as folder:
+        folder.append("rejected", [{"id": "r1"}])
+    with RunFolder(run, resume=False, fingerprint=FP) as folder:
+        assert list(folder.existing("rejected")) == []
+
+
 def test_foreign_state_version_is_refused(tmp_path):
     (tmp_path / "run.json").write_text(json.dumps({"version": 99, "fingerprint": FP}))
     with pytest.raises(ResumeError, match="schema version 99"):
@@ -265,13 +337,15 @@ def test_real_full_disk_on_a_tiny_tmpfs(tiny_tmpfs):
 
 @pytest.mark.slow
 def test_sigkill_child_writer_then_resume(tmp_path):
-    """Kill a real writer 6 times at seeded random moments; the rerun ends with each record once."""
+    """Kill a real writer 8 times at seeded random moments; the rerun ends with each record once.
+    Every other writer pauses between a batch's appends and its run.json save, so some kills
+    land in that window (the one that could duplicate side lines)."""
     rng = random.Random(20261122)
     target, size = 400, 20_000
     run = tmp_path / "run"
     starts = []
-    for _ in range(6):
-        child = _child("write", str(run), str(target), str(size))
+    for attempt in range(8):
+        child = _child("write", str(run), str(target), str(size), "0.02" if attempt % 2 else "0")
         starts.append(child.stdout.readline())
         time.sleep(rng.uniform(0.0, 0.25))
         child.send_signal(signal.SIGKILL)
@@ -288,6 +362,10 @@ def test_sigkill_child_writer_then_resume(tmp_path):
     assert state["status"] == "completed" and state["counters"]["accepted"] == target
     progress = [int(s.split()[1]) for s in starts if s.startswith("start")]
     assert progress == sorted(progress), "a resumed writer must never go back"
+    for name in ("rejected.jsonl", "failed_prompts.jsonl"):  # redone batches: side lines once
+        side = [json.loads(line)["id"] for line in _lines(run / name)]
+        assert side and len(side) == len(set(side)), f"duplicate lines in {name}"
+        assert set(side) <= {f"{name[0]}{i}" for i in range(target)}
 
 
 # -- run.json schema and fingerprints ---------------------------------------------------------
