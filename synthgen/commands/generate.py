@@ -53,17 +53,35 @@ def _run(spec: Any, model: str, opts: dict[str, Any]) -> None:
             typer.echo(line)
         return
     from synthgen.pipeline.progress import print_summary
-    from synthgen.pipeline.runner import Runner
+    from synthgen.pipeline.runner import Runner, StopNow
 
-    summary = Runner(config).run()
+    try:
+        summary = Runner(config).run()
+    except StopNow as exc:  # a second signal: run.json is saved, the batch in flight is not
+        typer.echo(f"synthgen: stopped at once ({exc})", err=True)
+        raise typer.Exit(128 + exc.signum) from None
     print_summary(summary)
-    if summary["status"] != "completed":
-        # Budget or candidate cap: BudgetExceeded's code; a dead engine: BackendError's; Ctrl-C: 130.
-        from synthgen.errors import BackendError, BudgetExceeded
+    code = exit_code(summary)
+    if code:
+        raise typer.Exit(code)
 
-        if summary["status"] == "stopped:engine":
-            raise typer.Exit(BackendError.exit_code)
-        raise typer.Exit(BudgetExceeded.exit_code if summary["status"].startswith("stopped") else 130)
+
+def exit_code(summary: dict[str, Any]) -> int:
+    """0 completed; BudgetExceeded's code for the budget or the candidate cap; BackendError's
+    for a dead engine; 128 + the signal's number when SIGINT (130) or SIGTERM (143) stopped it."""
+    import signal
+
+    from synthgen.errors import BackendError, BudgetExceeded
+
+    status = summary["status"]
+    if status == "completed":
+        return 0
+    if status == "stopped:engine":
+        return BackendError.exit_code
+    if status.startswith("stopped"):
+        return BudgetExceeded.exit_code
+    name = summary.get("stop_signal") or "SIGINT"
+    return 128 + int(getattr(signal.Signals, name, signal.SIGINT))
 
 
 def dry_run_lines(config: Any) -> list[str]:

@@ -1,14 +1,20 @@
 """The runner: plan → generate → steps → sink, batch by batch, until the quotas are met.
 
-Before every batch it checks the budget, the hard candidate cap and Ctrl-C; after every
-batch it appends accepted / rejected / failed records (one write + fsync each) and saves
-run.json, so a run killed at any instant resumes with nothing lost and nothing duplicated:
-on ``--resume`` quota counts and the dedup index are rebuilt from the accepted records on
+Before every batch it checks the budget, the hard candidate cap and a stop signal
+(SIGINT from Ctrl-C, SIGTERM from ``docker stop`` or a batch scheduler); after every batch
+it appends accepted / rejected / failed records (one write + fsync each) and saves run.json,
+so a run killed at any instant resumes with nothing lost and nothing duplicated: on
+``--resume`` quota counts and the dedup index are rebuilt from the accepted records on
 disk, and the planner continues after the last item it handed out.
+
+A run that ends on an exception (the engine died, the disk filled up) saves run.json with
+status ``failed`` and the error's one line as its stop reason, then re-raises; it resumes
+like any other stopped run.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -132,26 +138,58 @@ def request_seeds_ok(backend: Any) -> bool:
     return not (platforms is not None and platforms.current_platform.is_cpu())
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def signal_label(signum: int) -> str:
+    return "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+
+
+class StopNow(KeyboardInterrupt):
+    """A second stop signal: the batch in flight is abandoned (run.json is still saved).
+    The CLI exits with 128 + ``signum``, like a shell reports a process a signal ended."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal_label(signum))
+        self.signum = signum
+
+
 class _StopFlag:
-    """First Ctrl-C: finish the batch in flight, save, stop. Second Ctrl-C: stop now."""
+    """First SIGINT or SIGTERM: finish the batch in flight, save, stop. A second one: stop now."""
 
     def __init__(self) -> None:
-        self.reason: str | None = None
-        self._previous: Any = None
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> "_StopFlag":
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
+            for sig in STOP_SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handle)
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
-        if self.reason == "interrupted":
-            raise KeyboardInterrupt
-        self.reason = "interrupted"
+        if self.signum is not None:
+            raise StopNow(signum)
+        self.signum = signum
+        try:  # os.write: safe even if the signal landed inside another write to stderr
+            os.write(2, f"\nsynthgen: {signal_label(signum)}: stopping after the batch in flight "
+                        f"(send it again to stop at once)\n".encode())
+        except OSError:
+            pass
 
     def __exit__(self, *exc: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
+        self._previous.clear()
+
+
+def _one_line(exc: BaseException) -> str:
+    from synthgen.errors import SynthgenError
+
+    if isinstance(exc, SynthgenError):
+        return exc.one_line()
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class Runner:
@@ -214,16 +252,17 @@ class Runner:
         from synthgen.backends.registry import create_backend
         from synthgen.pipeline.budget import Budget, Ledger
         from synthgen.pipeline.runlog import RunLogger
-        from synthgen.pipeline.runstate import new_state
         from synthgen.pipeline.sink import LOG_FILE, RunFolder
 
         cfg = self.config
         budget = Budget(cfg.max_gpu_hours, cfg.max_cost)
         fp = fingerprint(cfg, self.plan)
-        with RunFolder(cfg.output, resume=cfg.resume, fingerprint=fp) as folder:
-            for line in folder.repairs:
+        with _StopFlag() as self._stop, RunFolder(cfg.output, resume=cfg.resume, fingerprint=fp) as folder:
+            for line in [*folder.notes, *folder.repairs]:
                 self.progress.message(line)
-            state = (folder.load_state() if cfg.resume else None) or new_state(fp, resume_command=cfg.resume_command)
+            # The folder's own state (saved when it was first opened, or by an earlier
+            # attempt): one run_id for every record of the run, however often it restarts.
+            state = folder.state
             state["resume_command"] = cfg.resume_command or state.get("resume_command", "")
             ledger = Ledger.from_dict(state.get("ledger"))
             self.backend = create_backend(self.plan.spec, **cfg.backend_overrides)
@@ -235,9 +274,7 @@ class Runner:
             with RunLogger(folder.path / LOG_FILE) as self.log:
                 self.log.event("start", run_id=ctx.run_id, model=ctx.model, resume=cfg.resume, targets=self.quota.target_total,
                                accepted_on_disk=self.quota.accepted_total, plan_next_index=self.planner.next_index)
-                summary = self._loop(folder, state, ledger, budget, ctx)
-                self.log.event("stop", status=summary["status"], reason=summary["stop_reason"], accepted=summary["accepted"])
-            return summary
+                return self._loop(folder, state, ledger, budget, ctx)
 
     def _context(self, run_id: str) -> RecordContext:
         spec = self.plan.spec
@@ -246,27 +283,46 @@ class Runner:
         return RecordContext(run_id=run_id, backend=backend, model=spec.alias, model_revision=revision, plan_seed=self.config.seed)
 
     def _loop(self, folder: Any, state: dict[str, Any], ledger: Any, budget: Any, ctx: RecordContext) -> dict[str, Any]:
+        from synthgen.errors import OutputError
+        from synthgen.pipeline.runstate import STATUS_FAILED, STATUS_INTERRUPTED
+
         status, why = "running", ""
+        error: BaseException | None = None
+        stop = self._stop
+        state.pop("stop_signal", None)
         self.progress.start(self.quota)
         try:
-            with _StopFlag() as stop:
-                if not self.quota.done:
-                    self.backend.load()
-                while status == "running":
-                    status, why = self._should_stop(budget, ledger, stop)
-                    if status == "running":
-                        self._batch(folder, state, ledger, ctx)
-        except BaseException:
-            status, why = "interrupted", "stopped by an error or a second Ctrl-C"
+            if not self.quota.done and stop.signum is None:
+                self.backend.load()
+            while status == "running":
+                status, why = self._should_stop(budget, ledger, stop)
+                if status == "running":
+                    self._batch(folder, state, ledger, ctx)
+        except StopNow as exc:
+            error, status = exc, STATUS_INTERRUPTED
+            why = f"stopped at once by a second {signal_label(exc.signum)}; the batch in flight was not written"
+            raise
+        except BaseException as exc:
+            error, status, why = exc, STATUS_FAILED, _one_line(exc)
             raise
         finally:
             self.progress.stop()
-            self._save(folder, state, ledger, status, why)
-            self._close()
-            if status != "completed":
-                self.progress.message(f"stopped: {why}")
-                if state.get("resume_command"):
-                    self.progress.message(f"to continue this run: {state['resume_command']}")
+            if status == STATUS_INTERRUPTED and stop.signum is not None:
+                state["stop_signal"] = signal.Signals(stop.signum).name
+            try:
+                self._save(folder, state, ledger, status, why)
+                self.log.event("stop", status=status, reason=why, accepted=self.quota.accepted_total)
+            except OutputError as exc:  # the disk is full even for run.json: report, keep the first error
+                if error is None:
+                    raise
+                self.progress.message(f"could not save {folder.path / 'run.json'}: {exc.one_line()}")
+            finally:
+                self._close()
+                if status != "completed":
+                    if status != STATUS_FAILED:  # a failure's own line is printed by the CLI
+                        self.progress.message(f"stopped: {why}")
+                    if state.get("resume_command"):
+                        self.progress.message(f"to continue this run: {state['resume_command']}")
         return self.summary(state, ledger)
 
     def _should_stop(self, budget: Any, ledger: Any, stop: _StopFlag) -> tuple[str, str]:
@@ -274,8 +330,8 @@ class Runner:
 
         if self.quota.done:
             return STATUS_COMPLETED, "every quota met"
-        if stop.reason:
-            return STATUS_INTERRUPTED, "interrupted (Ctrl-C); everything accepted so far is saved"
+        if stop.signum is not None:
+            return STATUS_INTERRUPTED, f"interrupted ({signal_label(stop.signum)}); everything accepted so far is saved"
         over = budget.exceeded(ledger)
         if over:
             return stopped("budget"), over
@@ -365,6 +421,7 @@ class Runner:
             "output": str(self.config.output),
             "status": state.get("status", "running"),
             "stop_reason": state.get("stop_reason", ""),
+            "stop_signal": state.get("stop_signal"),
             "accepted": accepted,
             "target": self.quota.target_total,
             "candidates": self.candidates,

@@ -24,7 +24,8 @@ SCHEMA_VERSION = 1
 
 STATUS_RUNNING = "running"
 STATUS_COMPLETED = "completed"
-STATUS_INTERRUPTED = "interrupted"
+STATUS_INTERRUPTED = "interrupted"  # SIGINT or SIGTERM; ``stop_signal`` says which
+STATUS_FAILED = "failed"  # an error ended the run; ``stop_reason`` is its one line
 
 # Config keys that may change between a run and its resume. Everything else must match.
 NOT_FINGERPRINTED = frozenset(

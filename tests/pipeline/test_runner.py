@@ -119,3 +119,69 @@ def test_a_dead_engine_stops_the_run_instead_of_burning_the_cap(tmp_path):
     assert summary["status"] == "stopped:engine" and summary["candidates"] == 12
     assert "fake engine error" in summary["stop_reason"] and "--resume" in log
     assert summary["failed"] == {"engine_error": 12}
+
+
+def test_a_stop_between_a_batchs_appends_and_its_save_duplicates_nothing(tmp_path):
+    """The folder as a kill leaves it between a batch's appends and its run.json save: the
+    batch's lines are on disk, run.json is the one from before. Resume must write no line twice
+    and end with the side files matching the counters."""
+    fake = {"invalid_rate": 0.3, "garbage_rate": 0.2}
+    first, out, _ = run(tmp_path, count=20, batch_size=4, max_candidates=8, fake=fake)
+    assert first["status"] == "stopped:cap"
+    before = (out / "run.json").read_bytes()
+    run(tmp_path, count=20, batch_size=4, max_candidates=12, fake=fake, resume=True)  # one more batch
+    assert len(read(out / "rejected.jsonl")) + len(read(out / "failed_prompts.jsonl")) > 0
+    (out / "run.json").write_bytes(before)  # ...whose save never happened
+    summary, _, log = run(tmp_path, count=20, batch_size=4, fake=fake, resume=True)
+    assert summary["status"] == "completed" and "written after the last saved state" in log
+    records = read(out / "data.jsonl")
+    assert len(records) == 20 and len({r["id"] for r in records}) == 20
+    for name, counted in (("rejected.jsonl", summary["rejected"]), ("failed_prompts.jsonl", summary["failed"])):
+        side = read(out / name)
+        assert len({r["id"] for r in side}) == len(side), f"a line of {name} written twice"
+        assert len(side) == sum(counted.values()), f"{name} does not match run.json's counters"
+    assert len({r["provenance"]["run_id"] for r in records}) == 1
+
+
+def _canned_dot(body: dict) -> str:
+    """An OpenAI-compatible server's answer: the fake engine's DOT for the level the prompt asks."""
+    import hashlib
+    import random
+
+    from synthgen.backends.fake import fake_dot, format_output
+
+    text = body["messages"][-1]["content"].lower()
+    level = next((lvl for lvl in ("complex", "medium", "simple") if lvl in text), "medium")
+    rng = random.Random(hashlib.sha256(json.dumps(body["messages"]).encode()).digest())
+    return format_output(*fake_dot(rng, level))
+
+
+def test_an_engine_error_fails_the_run_truthfully_and_resume_completes(tmp_path):
+    """A real HTTP endpoint that serves two batches, then refuses the key: the run stops with
+    status ``failed`` and the error's one line (not ``interrupted``), the records of the two
+    batches stay, and a resume once the endpoint is back finishes the run under the same id."""
+    from backends.fault_proxy import PASS, FaultProxy, Status
+
+    from synthgen.errors import AuthError
+
+    with FaultProxy(reply=_canned_dot) as server:
+        spec = ModelSpec(alias="srv", backend="openai", provider="ollama", api_model="m", base_url=server.base_url)
+        opts = {"backoff_base_s": 0.01, "backoff_max_s": 0.05, "timeout_s": 10.0, "concurrency": 4}
+        server.script(PASS, *[PASS] * 8, *[Status(401)] * 40)  # GET /models, 2 batches of 4, then 401s
+        with pytest.raises(AuthError):
+            run(tmp_path, spec=spec, count=16, batch_size=4, fake=opts)
+        out = tmp_path / "run"
+        state = json.loads((out / "run.json").read_text())
+        assert state["status"] == "failed" and "refused" in state["stop_reason"].lower()
+        assert "\n" not in state["stop_reason"] and state["summary"]["status"] == "failed"
+        assert state["candidates"] == 8
+        kept = read(out / "data.jsonl")
+        assert 0 < len(kept) <= 8
+        stop = read(out / "log.jsonl")[-1]
+        assert stop["event"] == "stop" and stop["status"] == "failed"
+        server.script()  # the endpoint is back
+        summary, _, _ = run(tmp_path, spec=spec, count=16, batch_size=4, fake=opts, resume=True)
+    records = read(out / "data.jsonl")
+    assert summary["status"] == "completed" and len(records) == 16 == len({r["id"] for r in records})
+    assert records[: len(kept)] == kept
+    assert {r["provenance"]["run_id"] for r in records} == {state["run_id"]}
