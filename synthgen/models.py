@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -148,24 +148,117 @@ def local_weights(spec: ModelSpec) -> tuple[str, str | None]:
     return str(spec.source.hf_id), spec.source.revision
 
 
-def estimate_memory_gb(spec: ModelSpec, weights: str | None = None) -> float | None:
-    """Memory the model needs: ``min_memory_gb`` if the spec says, else 1.3 x the weights on
-    disk (a local folder), else 1.3 x 2 bytes per parameter (bf16); None when unknown."""
+# Bytes per weight for the dtype names a spec or a config.json uses.
+DTYPE_BYTES = {"float32": 4, "float": 4, "fp32": 4, "float16": 2, "half": 2, "fp16": 2, "bfloat16": 2, "bf16": 2,
+               "float8_e4m3fn": 1, "fp8": 1, "int8": 1}
+# Weights are not all an engine holds: activations, buffers, the runtime itself.
+OVERHEAD = 1.3
+
+
+def read_model_config(spec: ModelSpec, weights: str | None = None) -> dict | None:
+    """The model's config.json, read without any network: from the local folder the engine
+    will load, else from the Hugging Face cache for a hub id; None when it is not at hand."""
+    import json
+
+    path: Path | None = None
+    if weights and Path(weights).is_dir():
+        path = Path(weights) / "config.json"
+    elif spec.source is not None and spec.source.hf_id:
+        try:
+            from huggingface_hub import try_to_load_from_cache
+        except ImportError:
+            return None
+        cached = try_to_load_from_cache(spec.source.hf_id, "config.json", revision=spec.source.revision)
+        path = Path(cached) if isinstance(cached, str) else None
+    if path is None or not path.is_file():
+        return None
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return config if isinstance(config, dict) else None
+
+
+def config_parameters(config: dict) -> int | None:
+    """Parameters of a decoder-only transformer from its config.json (embeddings, attention
+    with grouped KV heads, gated MLP or MoE experts); None when the shape keys are missing.
+    Within a few percent of the published counts (SmolLM2-135M: 134.5M; Llama-3.1-405B: 405.8B)."""
+    config = config.get("text_config") or config  # multimodal configs nest the language model
+
+    def first(*keys: str) -> Any:
+        return next((config[k] for k in keys if isinstance(config.get(k), (int, float)) and config[k] > 0), None)
+
+    hidden = first("hidden_size", "n_embd", "d_model")
+    layers = first("num_hidden_layers", "n_layer", "num_layers")
+    vocab = first("vocab_size")
+    if not (hidden and layers and vocab):
+        return None
+    heads = first("num_attention_heads", "n_head") or 1
+    kv_heads = first("num_key_value_heads", "num_kv_heads") or heads
+    head_dim = first("head_dim") or hidden // heads
+    attention = 2 * hidden * heads * head_dim + 2 * hidden * kv_heads * head_dim
+    experts = first("num_local_experts", "num_experts", "n_routed_experts") or 1
+    ffn = first("moe_intermediate_size") if experts > 1 else None
+    ffn = ffn or first("intermediate_size", "n_inner", "ffn_dim") or 4 * hidden
+    mlp = 3 * hidden * ffn * experts
+    embeddings = vocab * hidden * (1 if config.get("tie_word_embeddings", False) else 2)
+    return int(layers * (attention + mlp) + embeddings)
+
+
+def dtype_bytes(spec: ModelSpec, config: dict | None = None) -> int:
+    """Bytes per weight: the spec's dtype, else the config's (``auto``), else 2 (bf16)."""
+    names = [spec.dtype]
+    if config:
+        names += [str(config.get("torch_dtype") or config.get("dtype") or "")]
+    for name in names:
+        if name in DTYPE_BYTES:
+            return DTYPE_BYTES[name]
+    return 2
+
+
+def estimate_memory(spec: ModelSpec, weights: str | None = None,
+                    bytes_per_weight: int | None = None) -> tuple[float, str] | None:
+    """(GB the model needs, where the figure came from); None when nothing is known.
+
+    ``min_memory_gb`` in the spec wins. Otherwise the larger of OVERHEAD x the weights on
+    disk (a local folder) and OVERHEAD x parameters x bytes per weight, the parameters
+    counted from config.json (local folder or HF cache), else the spec's ``params_b``.
+    Counting from config.json catches a model too big for the machine before an engine
+    starts loading it (and fails deep inside its workers). ``bytes_per_weight`` overrides
+    the dtype (transformers runs float32 on CPUs without native bf16).
+    """
     if spec.min_memory_gb is not None:
-        return spec.min_memory_gb
+        return spec.min_memory_gb, "min_memory_gb in the model YAML"
+    found: list[tuple[float, str]] = []
     if weights and Path(weights).is_dir():
         size = sum(p.stat().st_size for p in Path(weights).glob("*") if p.suffix in (".safetensors", ".bin", ".pt"))
         if size:
-            return round(1.3 * size / 1e9, 2)
-    if spec.params_b:
-        return round(1.3 * 2 * spec.params_b, 2)
-    return None
+            found.append((round(OVERHEAD * size / 1e9, 2), f"{size / 1e9:.1f} GB of weights on disk"))
+    config = read_model_config(spec, weights)
+    params = config_parameters(config) if config else None
+    basis = "config.json"
+    if params is None and spec.params_b:
+        params, basis = int(spec.params_b * 1e9), "params_b in the model YAML"
+    if params:
+        width = bytes_per_weight or dtype_bytes(spec, config)
+        found.append((round(OVERHEAD * params * width / 1e9, 2),
+                      f"{params / 1e9:.2f}B parameters x {width} bytes, from {basis}"))
+    return max(found) if found else None
 
 
-def check_memory(spec: ModelSpec, need_gb: float | None, have_gb: float, where: str) -> None:
+def estimate_memory_gb(spec: ModelSpec, weights: str | None = None, bytes_per_weight: int | None = None) -> float | None:
+    estimate = estimate_memory(spec, weights, bytes_per_weight)
+    return estimate[0] if estimate else None
+
+
+def check_memory(spec: ModelSpec, need: float | tuple[float, str] | None, have_gb: float, where: str) -> None:
     """Refuse to start an engine that cannot fit, before it fails deep inside its workers."""
-    if need_gb is not None and need_gb > have_gb:
+    if need is None:
+        return
+    need_gb, basis = need if isinstance(need, tuple) else (need, "")
+    if need_gb > have_gb:
+        because = f" ({basis})" if basis else ""
         raise BackendError(
-            f"model {spec.alias!r} needs about {need_gb:.1f} GB but only {have_gb:.1f} GB of {where} is available",
+            f"model {spec.alias!r} needs about {need_gb:.1f} GB{because} but only {have_gb:.1f} GB of {where} is available",
             hint="pick a smaller model (synthgen models list), add GPUs with parallelism.tensor, or free memory",
         )

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 from synthgen.backends.base import Completion, GenerationRequest
 from synthgen.backends.grammar_args import outlines_cfg_source
 from synthgen.errors import BackendError, ConfigError, SynthgenError
-from synthgen.models import check_memory, estimate_memory_gb, local_weights
+from synthgen.models import check_memory, estimate_memory, local_weights
 
 if TYPE_CHECKING:
     from synthgen.models import ModelSpec
@@ -95,13 +95,13 @@ class TransformersBackend:
             raise BackendError(f"transformers/Outlines not installed: {exc}", hint="pip install 'synthgen[hf]'") from None
         model_id, revision = local_weights(self.spec)
         device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self._check_memory(model_id, device, torch)
         dtype = getattr(torch, self.spec.dtype, None) or "auto"
         if device == "cpu":
             torch.set_num_threads(cpu_threads(self.threads))
             # bf16 matmuls are slow on CPUs without native bf16: run float32 there.
             if dtype is torch.bfloat16 and not cpu_has_bf16():
                 dtype = torch.float32
+        self._check_memory(model_id, device, torch, 4 if dtype is torch.float32 else None)
         try:
             self._tokenizer = AutoTokenizer.from_pretrained(model_id, revision=revision)
             model = AutoModelForCausalLM.from_pretrained(model_id, revision=revision, dtype=dtype)
@@ -117,14 +117,13 @@ class TransformersBackend:
         if self._tokenizer.pad_token_id is None:
             self._tokenizer.pad_token = self._tokenizer.eos_token
 
-    def _check_memory(self, model_id: str, device: str, torch: Any) -> None:
-        need = estimate_memory_gb(self.spec, model_id)
+    def _check_memory(self, model_id: str, device: str, torch: Any, bytes_per_weight: int | None) -> None:
+        need = estimate_memory(self.spec, model_id, bytes_per_weight)
         if device.startswith("cuda"):
             check_memory(self.spec, need, torch.cuda.mem_get_info()[1] / 1e9, "GPU memory")
         else:
             import psutil
 
-            # float32 on CPU: twice the bf16 estimate when the figure came from parameters.
             check_memory(self.spec, need, psutil.virtual_memory().available / 1e9, "RAM")
 
     def _processor(self, grammar: str | None) -> Any:
