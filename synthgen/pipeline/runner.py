@@ -347,22 +347,41 @@ class Runner:
         return "running", ""
 
     def _batch(self, folder: Any, state: dict[str, Any], ledger: Any, ctx: RecordContext) -> None:
+        from synthgen.errors import OutputError
         from synthgen.recipes.nl2dot import candidates_for
 
         needed = self.quota.needed()
         rate = self.quota.accepted_total / self.candidates if self.candidates else 1.0
         n = min(self.config.batch_size, candidates_for(sum(needed.values()), rate, self.config.cap - self.candidates))
         items = self.planner.next_items(needed, max(1, n))
+        saved = (self.candidates, self.pipeline.counters())
         result = self.process(items, ledger)
         self.candidates += len(items)
-        folder.append("accepted", [accepted_record(s, ctx) for s in result.accepted])
-        folder.append("rejected", [rejected_record(d, ctx) for d in result.of_kind("rejected")])
-        folder.append("failed", [failed_record(d, ctx) for d in result.of_kind("failed")])
+        try:
+            folder.append("accepted", [accepted_record(s, ctx) for s in result.accepted])
+            folder.append("rejected", [rejected_record(d, ctx) for d in result.of_kind("rejected")])
+            folder.append("failed", [failed_record(d, ctx) for d in result.of_kind("failed")])
+        except OutputError:
+            self._unwind(folder, *saved)
+            raise
         state["plan_next_index"] = self.planner.next_index
         self._save(folder, state, ledger, "running", "")
         self.log.event("batch", candidates=len(items), accepted=len(result.accepted), rejected=len(result.of_kind("rejected")),
                        failed=len(result.of_kind("failed")), accepted_total=self.quota.accepted_total)
         self.progress.update(self.quota, ledger, self.candidates)
+
+    def _unwind(self, folder: Any, candidates: int, counters: dict[str, dict[str, int]]) -> None:
+        """A batch whose records could not all be written (disk full): run.json must describe
+        what is on disk, as after a kill. Counters and candidates go back to the last save
+        (the side files are cut back to it on resume); quota counts are what data.jsonl holds.
+        The ledger keeps the batch: that compute was spent."""
+        self.candidates = candidates
+        for step in self.pipeline.steps:
+            step.counters.clear()
+        self.pipeline.load_counters(counters)
+        self.quota.counts.clear()
+        for record in folder.existing_accepted():
+            self.quota.add((record["domain"], record["complexity_measured"]))
 
     def process(self, items: list[Any], ledger: Any) -> BatchResult:
         """One batch: generate, then every step after the engine."""

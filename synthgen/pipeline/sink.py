@@ -324,9 +324,10 @@ class RunFolder:
             os.fsync(fd)
         except OSError as exc:
             self._roll_back(fd, start)
+            fix = "raise the file-size limit (ulimit -f) or use another file system" if exc.errno == errno.EFBIG else "free some space"
             raise OutputError(
                 f"cannot write {self._file(kind)}: {_os_message(exc)}; records written before this batch are kept",
-                hint="free some space, then rerun with --resume",
+                hint=f"{fix}, then rerun with --resume",
             ) from None
 
     def _roll_back(self, fd: int, size: int) -> None:

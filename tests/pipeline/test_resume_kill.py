@@ -1,9 +1,10 @@
-"""The whole CLI killed for real: SIGKILL at seeded random moments, Ctrl-C, then --resume.
+"""The whole CLI killed for real: SIGKILL at seeded random moments, Ctrl-C, SIGTERM (once and
+twice), a file-size limit hit mid-run (EFBIG), then --resume.
 
 The fake backend stands in for the engine (the engine is not what is tested here); parse,
 Graphviz validation, measure, dedup, quota and the sink are the real ones. After the kills the
-run must hold exactly the target number of unique, Graphviz-valid records, no torn line, and
-quotas that match what is on disk.
+run must hold exactly the target number of unique, Graphviz-valid records, no torn line, no
+line twice in any of the three JSONL files, and quotas and counters that match what is on disk.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import resource
 import signal
 import subprocess
 import sys
@@ -61,10 +63,18 @@ def lines(path: Path) -> list[bytes]:
 
 
 def check_final_run(out: Path) -> list[dict]:
-    """Exactly COUNT whole, unique, Graphviz-valid records; quotas from disk match run.json."""
+    """Exactly COUNT whole, unique, Graphviz-valid records; quotas from disk match run.json;
+    no rejected or failed line twice, and as many of each as run.json's counters say."""
     for name in ("rejected.jsonl", "failed_prompts.jsonl", "log.jsonl"):
         for line in lines(out / name):  # every side file whole and parseable too
             assert line.endswith(b"\n") and json.loads(line)
+    summary = json.loads((out / "run.json").read_text())["summary"]
+    for name, counted in (("rejected.jsonl", summary["rejected"]), ("failed_prompts.jsonl", summary["failed"])):
+        raw = lines(out / name)
+        assert len(set(raw)) == len(raw), f"a duplicate line in {name}"
+        ids = [json.loads(line)["id"] for line in raw]
+        assert len(set(ids)) == len(ids), f"an id twice in {name}"
+        assert len(raw) == sum(counted.values()), f"{name}: {len(raw)} lines, run.json counts {counted}"
     raw = (out / "data.jsonl").read_bytes()
     assert raw.endswith(b"\n"), "torn last line"
     records = [json.loads(line) for line in raw.splitlines()]
@@ -123,6 +133,8 @@ def test_sigkill_at_random_moments_then_resume(tmp_path, cli_env):
         if kills >= 6:
             break
     assert kills >= 5, f"only {kills} kills landed mid-run (records on disk after each: {seen})"
+    state = json.loads((out / "run.json").read_text())
+    assert len({r["provenance"]["run_id"] for r in map(json.loads, lines(data))} | {state["run_id"]}) == 1
     assert any(0 < n < COUNT for n in seen), f"no kill landed after a first write: {seen}"
     done = finish(out, cli_env, "--resume")
     assert done.returncode == 0, done.stderr[-2000:]
@@ -168,3 +180,95 @@ def test_changed_config_refuses_to_resume(tmp_path, cli_env, change):
     old = BASE_ARGS[BASE_ARGS.index(change[0]) + 1]
     assert f"{name}: {old} -> {change[1]}" in message and "Traceback" not in proc.stderr
     assert (out / "data.jsonl").read_bytes() == before, "a refused resume must not touch the records"
+
+
+def wait_for_records(proc: subprocess.Popen, out: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not lines(out / "data.jsonl") and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be stopped"
+
+
+def test_sigterm_stops_like_ctrl_c_with_exit_143_and_resume_completes(tmp_path, cli_env):
+    """docker stop / a batch scheduler: SIGTERM finishes the batch in flight, saves, says how
+    to resume, exits 143 (128 + SIGTERM)."""
+    out = tmp_path / "run"
+    proc = start(out, dict(cli_env, SYNTHGEN_FAKE_DELAY_S="0.4"))
+    wait_for_records(proc, out)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 143, stderr[-2000:]
+    assert "SIGTERM" in stderr and "to continue this run:" in stderr and "--resume" in stderr
+    assert "Traceback" not in stderr and "interrupted" in stdout  # the summary table says so
+    state = json.loads((out / "run.json").read_text())
+    assert state["status"] == "interrupted" and state["stop_signal"] == "SIGTERM"
+    assert "SIGTERM" in state["stop_reason"]
+    on_disk = len(lines(out / "data.jsonl"))
+    assert 0 < on_disk < COUNT and state["summary"]["accepted"] == on_disk  # the last batch was saved
+    done = finish(out, cli_env, "--resume")
+    assert done.returncode == 0, done.stderr[-2000:]
+    check_final_run(out)
+
+
+def test_a_second_sigterm_stops_at_once_and_resume_completes(tmp_path, cli_env):
+    out = tmp_path / "run"
+    proc = start(out, dict(cli_env, SYNTHGEN_FAKE_DELAY_S="1.5"))  # a batch takes 1.5 s
+    wait_for_records(proc, out, timeout=90)
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 143, stderr[-2000:]
+    assert "stopped at once" in stderr and "Traceback" not in stderr
+    state = json.loads((out / "run.json").read_text())
+    assert state["status"] == "interrupted" and state["stop_signal"] == "SIGTERM"
+    assert "second SIGTERM" in state["stop_reason"]
+    done = finish(out, cli_env, "--resume")
+    assert done.returncode == 0, done.stderr[-2000:]
+    check_final_run(out)
+
+
+def test_a_rerun_without_resume_refuses_to_overwrite_accepted_records(tmp_path, cli_env):
+    out = tmp_path / "run"
+    first = finish(out, dict(cli_env, SYNTHGEN_FAKE_DELAY_S="0"), "--max-candidates", "8")
+    assert first.returncode == 6, first.stderr[-2000:]
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.name != "run.lock"}
+    again = finish(out, cli_env)
+    assert again.returncode == 4 and "Traceback" not in again.stderr
+    errors = [line for line in again.stderr.splitlines() if line.startswith("synthgen: error:")]
+    assert len(errors) == 1 and "already holds run" in errors[0] and "--resume" in errors[0], again.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.name != "run.lock"} == before
+
+
+FILE_LIMIT = 48_000  # bytes: data.jsonl hits it after some tens of records
+
+
+def _file_size_limit() -> None:
+    """In the child before exec: a real per-process file-size limit, so a write past it fails
+    with EFBIG on the real file system (SIGXFSZ ignored, or the kernel would kill the child)."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_LIMIT, hard))
+
+
+def test_a_file_size_limit_hit_mid_run_is_one_line_and_the_run_resumes(tmp_path, cli_env):
+    out = tmp_path / "run"
+    env = dict(cli_env, SYNTHGEN_FAKE_DELAY_S="0", SYNTHGEN_FAKE_INVALID_RATE="0", SYNTHGEN_FAKE_GARBAGE_RATE="0")
+    cmd = [sys.executable, "-m", "synthgen", "generate", *BASE_ARGS, "--output", str(out)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT, timeout=300, preexec_fn=_file_size_limit)
+    assert proc.returncode == 4, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("synthgen: error:")]
+    assert len(errors) == 1 and "data.jsonl" in errors[0] and "EFBIG" in errors[0] and "--resume" in errors[0], proc.stderr
+    assert "to continue this run:" in proc.stderr
+    kept = (out / "data.jsonl").read_bytes()
+    assert 0 < len(kept) <= FILE_LIMIT and kept.endswith(b"\n")
+    records = [json.loads(line) for line in kept.splitlines()]
+    assert len({r["id"] for r in records}) == len(records) < COUNT
+    state = json.loads((out / "run.json").read_text())
+    assert state["status"] == "failed" and "EFBIG" in state["stop_reason"]
+    assert state["summary"]["accepted"] == len(records)
+    done = finish(out, env, "--resume")  # the limit is gone (space freed)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (out / "data.jsonl").read_bytes().startswith(kept), "a record written before the failure changed"
+    check_final_run(out)
