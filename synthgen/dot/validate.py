@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from synthgen.dot.inputs import DEFAULT_MAX_BYTES, DotItem, item_from_bytes
 
@@ -115,7 +115,14 @@ def _as_item(index: int, item: str | bytes | DotItem, max_bytes: int) -> DotItem
     return DotItem(str(index), "", item, len(item.encode("utf-8", "surrogatepass")))
 
 
-def _grammar_stage(item: DotItem, max_bytes: int) -> tuple[Verdict, str | None]:
+class _Parsed(NamedTuple):
+    """A text that passed the grammar, and how many graphs it holds."""
+
+    text: str
+    graphs: int
+
+
+def _grammar_stage(item: DotItem, max_bytes: int) -> tuple[Verdict, _Parsed | None]:
     """The verdict so far, and the text to send on to Graphviz (None once settled)."""
     verdict = Verdict(item.id, item.source, ok=False, reason=item.reason or "", size_bytes=item.size)
     if item.reason:
@@ -138,7 +145,7 @@ def _grammar_stage(item: DotItem, max_bytes: int) -> tuple[Verdict, str | None]:
     return _parse_and_measure(verdict, text, item.multiple)
 
 
-def _parse_and_measure(verdict: Verdict, text: str, multiple: bool) -> tuple[Verdict, str | None]:
+def _parse_and_measure(verdict: Verdict, text: str, multiple: bool) -> tuple[Verdict, _Parsed | None]:
     from synthgen.dot.fast import analyse
     from synthgen.dot.parser import DotSyntaxError, parse
 
@@ -150,7 +157,7 @@ def _parse_and_measure(verdict: Verdict, text: str, multiple: bool) -> tuple[Ver
         verdict.grammar_ok = True
         _fill(verdict, analysis.features, analysis.model, analysis.normal_form)
         verdict.ok, verdict.reason = True, "ok"
-        return verdict, text
+        return verdict, _Parsed(text, 1)
     try:
         tree = parse(text, multiple=multiple)
     except DotSyntaxError as exc:
@@ -173,7 +180,7 @@ def _parse_and_measure(verdict: Verdict, text: str, multiple: bool) -> tuple[Ver
     except Exception as exc:  # noqa: BLE001
         return _internal(verdict, "measure", exc), None
     verdict.ok, verdict.reason = True, "ok"
-    return verdict, text
+    return verdict, _Parsed(text, len(tree.graphs))
 
 
 def _measure(verdict: Verdict, tree: object) -> None:
@@ -194,15 +201,16 @@ def _fill(verdict: Verdict, features: GraphFeatures, model: GraphModel, form: st
     verdict.shape_hash = shape_hash_of(model)
 
 
-def _graphviz_stage(verdicts: list[tuple[Verdict, str | None]], checker: GraphvizChecker | None) -> None:
-    pending = [(v, text) for v, text in verdicts if text is not None]
+def _graphviz_stage(verdicts: list[tuple[Verdict, _Parsed | None]], checker: GraphvizChecker | None) -> None:
+    pending = [(v, parsed) for v, parsed in verdicts if parsed is not None]
     if not pending:
         return
     if checker is None:
         from synthgen.dot.graphviz import GraphvizChecker
 
         checker = GraphvizChecker()
-    results = checker.check([text for _, text in pending])
+    # Every pending text passed the grammar (whole graphs only): Graphviz's quiet mode can vouch for a batch.
+    results = checker.check([p.text for _, p in pending], graphs=[p.graphs for _, p in pending])
     for (verdict, _), result in zip(pending, results, strict=True):
         _apply(verdict, result)
 

@@ -51,6 +51,35 @@ def test_batch_agrees_with_one_process_per_graph():
     assert any("badly delimited number" in w for w in batched[5].warnings)
 
 
+def test_parsed_texts_pass_in_one_quiet_process():
+    texts = [VALID % i for i in range(40)] + ["digraph a {} digraph b {}"]
+    checker = GraphvizChecker(batch_size=64)
+    results = checker.check(texts, graphs=[1] * 40 + [2])
+    assert all(r.ok and not r.warnings for r in results)
+    assert [r.graphs for r in results] == [1] * 40 + [2]
+    assert checker.processes == 1  # nop -p vouched for the whole batch
+
+
+def test_quiet_road_falls_back_to_echo_for_errors_and_warnings():
+    # Counts promise whole graphs; a batch where nop -p says anything is re-checked the echo way,
+    # so errors keep their own text and line, and warnings stay with the text that caused them.
+    texts = [VALID % i for i in range(10)]
+    texts[4] = BROKEN
+    texts[7] = "digraph { 0n }"  # accepted with a warning
+    quiet = GraphvizChecker(batch_size=64).check(texts, graphs=[1] * len(texts))
+    echo = GraphvizChecker(batch_size=64).check(texts)
+    assert [r.to_dict() for r in quiet] == [r.to_dict() for r in echo]
+    assert [i for i, r in enumerate(quiet) if not r.ok] == [4]
+    assert quiet[4].line == 3
+    assert any("badly delimited number" in w for w in quiet[7].warnings)
+    assert not any(r.warnings for i, r in enumerate(quiet) if i != 7)
+
+
+def test_quiet_road_needs_a_count_for_every_text():
+    with pytest.raises(ValueError):
+        GraphvizChecker().check([VALID % 1, VALID % 2], graphs=[1])
+
+
 def test_text_with_nul_byte_is_checked_alone_without_derailing_the_batch():
     texts = [VALID % 1, "digraph { a }\0 digraph {", VALID % 2]
     results = GraphvizChecker().check(texts)
