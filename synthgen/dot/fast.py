@@ -34,12 +34,13 @@ _PAIR = re.compile(rf"({_ID}){_S}={_S}({_ID})")
 _HEAD = re.compile(rf"{_S}(strict[ \t]+)?(digraph|graph)(?:[ \t]+({_ID}))?{_S}\{{{_S}")
 _SUBGRAPH = re.compile(rf"subgraph(?:[ \t]+({_ID}))?{_S}\{{")
 _ASSIGN = re.compile(rf"({_ID}){_S}={_S}({_ID})")
-_CHAIN = {
-    op: re.compile(rf"({_ID}(?:{_S}{op}{_S}{_ID})*)(?:{_S}{_ALIST})?")
-    for op in ("->", "--")
-}
+_OPS = ((True, "->"), (False, "--"))
+# a node statement or a single edge (most lines), then chains of any length
+_SHORT = {directed: re.compile(rf"({_ID})(?:{_S}{op}{_S}({_ID}))?(?:{_S}{_ALIST})?") for directed, op in _OPS}
+_CHAIN = {directed: re.compile(rf"({_ID}(?:{_S}{op}{_S}{_ID})*)(?:{_S}{_ALIST})?") for directed, op in _OPS}
 # the endpoints of a chain; each match eats the operator before it, so ``a --1`` is a, 1
-_ENDS = {directed: re.compile(rf"{_S}(?:{op}{_S})?({_ID})") for directed, op in ((True, "->"), (False, "--"))}
+_ENDS = {directed: re.compile(rf"{_S}(?:{op}{_S})?({_ID})") for directed, op in _OPS}
+_ATTR_KINDS = frozenset({"graph", "node", "edge"})
 _BARE = re.compile(r"[A-Za-z_][A-Za-z_0-9]*|-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 _KEYWORDS = frozenset({"node", "edge", "graph", "digraph", "subgraph", "strict"})
 MAX_INDENT = 10  # as synthgen.dot.normal
@@ -59,31 +60,69 @@ class _Fallback(Exception):
     """The text is outside the fast path's subset: use the full parser."""
 
 
+@dataclass(slots=True, frozen=True)
+class _AttrList:
+    """One ``[...]`` list, read once: what the features and the normal form take from it."""
+
+    keys: frozenset[str]
+    text: str  # as the normal form prints it: merged, sorted by key
+    shapes: tuple[str, ...]  # lower-cased values of its ``shape`` keys
+    labelled: bool  # a label-like key is set
+    rankdir: str | None  # the last ``rankdir`` value
+
+
+# Small graphs repeat their names and attribute lists (n1, n2, [shape=box] ...): each is
+# read once per process. Cleared when full, so memory stays bounded.
+_CACHE_MAX = 50_000
+_TOKENS: dict[str, tuple[str, str] | None] = {}
+_ALISTS: dict[str, _AttrList] = {}
+
+
 def _token(tok: str) -> tuple[str, str]:
     """(value, canonical form) of one ID token; a keyword spelled as a name falls back."""
+    known = _TOKENS.get(tok, False)
+    if known is False:
+        known = _read_token(tok)
+        if len(_TOKENS) >= _CACHE_MAX:
+            _TOKENS.clear()
+        _TOKENS[tok] = known
+    if known is None:
+        raise _Fallback
+    return known
+
+
+def _read_token(tok: str) -> tuple[str, str] | None:
     if tok[0] == '"':
         value = tok[1:-1]
         if _BARE.fullmatch(value) and value.lower() not in _KEYWORDS:
             return value, value
         return value, tok  # no backslash inside, so the quoted form is the token itself
     if tok.lower() in _KEYWORDS:
-        raise _Fallback
+        return None  # lark reads it as the keyword, so the line is not what it looks like
     return tok, tok
 
 
-def _pairs(inner: str) -> list[tuple[str, str, str, str]]:
-    """(key, value, canonical key, canonical value) of each ``k=v`` in an attribute list."""
-    out = []
-    for key, value in _PAIR.findall(inner):
-        k, ck = _token(key)
-        v, cv = _token(value)
-        out.append((k, v, ck, cv))
-    return out
-
-
-def _attrs(pairs: list[tuple[str, str, str, str]]) -> str:
-    merged = {ck: cv for _, _, ck, cv in pairs}
-    return "[" + ", ".join(f"{k}={merged[k]}" for k in sorted(merged)) + "]"
+def _alist(inner: str) -> _AttrList:
+    known = _ALISTS.get(inner)
+    if known is None:
+        pairs = [(_token(key), _token(value)) for key, value in _PAIR.findall(inner)]
+        merged = {ck: cv for (_, ck), (_, cv) in pairs}
+        keys = frozenset(k for (k, _), _ in pairs)
+        rankdir = None
+        for (k, _), (v, _) in pairs:
+            if k == "rankdir":
+                rankdir = v
+        known = _AttrList(
+            keys,
+            "[" + ", ".join(f"{k}={merged[k]}" for k in sorted(merged)) + "]",
+            tuple(v.lower() for (k, _), (v, _) in pairs if k == "shape"),
+            not keys.isdisjoint(LABEL_KEYS),
+            rankdir,
+        )
+        if len(_ALISTS) >= _CACHE_MAX:
+            _ALISTS.clear()
+        _ALISTS[inner] = known
+    return known
 
 
 class _State:
@@ -129,13 +168,18 @@ def _analyse(text: str) -> Analysis:
         words.append(canon)
     out = [" ".join(words) + " {\n"]
     op = " -> " if directed else " -- "
-    chain = _CHAIN["->" if directed else "--"]
-    node = model.node
+    short, chain, ends = _SHORT[directed], _CHAIN[directed], _ENDS[directed]
+    nodes = model.nodes
+    edges = model.edges
     clusters_of = model.clusters
     node_labels = st.node_labels
+    token = _token
+    alist = _alist
+    statements = 0
     # the open bodies: [depth, edge_label, node_label, clusters, members, subgraph name]
     stack: list[list[Any]] = []
     depth, edge_label, node_label, clusters, members, sub = 0, False, False, (), set(), None
+    pad = _PADS[1]
     closed = False
     for line in lines[i + 1 :]:
         s = line.strip(" \t")
@@ -147,7 +191,68 @@ def _analyse(text: str) -> Analysis:
             s = s[:-1].rstrip(" \t")
             if not s or s[-1] == "{" or (s == "}" and not stack):
                 raise _Fallback  # a lone ';', '{;', or ';' after the graph
-        pad = _PADS[min(depth + 1, MAX_INDENT)]
+        m = short.fullmatch(s)
+        if m is not None:  # one node or one edge, the common lines
+            a, b, inner = m.groups()
+            statements += 1
+            if b is None and a in _ATTR_KINDS:
+                if inner is None:
+                    raise _Fallback  # a bare keyword
+                attrs = alist(inner)
+                if a == "graph":
+                    f.graph_attrs |= attrs.keys
+                    if attrs.rankdir is not None and depth == 0:
+                        f.rankdir = attrs.rankdir
+                elif a == "node":
+                    f.node_attrs |= attrs.keys
+                    node_label = node_label or attrs.labelled
+                    f.shapes.update(attrs.shapes)
+                else:
+                    f.edge_attrs |= attrs.keys
+                    edge_label = edge_label or attrs.labelled
+                out.append(f"{pad}{a} {attrs.text};\n")
+                continue
+            va, ca = token(a)
+            ia = nodes.get(va)
+            if ia is None:
+                ia = nodes[va] = len(nodes)
+            if node_label:
+                node_labels.add(ia)
+            for name in clusters:
+                clusters_of.setdefault(name, set()).add(ia)
+            members.add(ia)
+            attrs = alist(inner) if inner else None
+            if b is None:
+                if attrs is not None:
+                    f.node_attrs |= attrs.keys
+                    if attrs.labelled:
+                        node_labels.add(ia)
+                    f.shapes.update(attrs.shapes)
+                    out.append(f"{pad}{ca} {attrs.text};\n")
+                else:
+                    out.append(f"{pad}{ca};\n")
+                continue
+            vb, cb = token(b)
+            ib = nodes.get(vb)
+            if ib is None:
+                ib = nodes[vb] = len(nodes)
+            if node_label:
+                node_labels.add(ib)
+            for name in clusters:
+                clusters_of.setdefault(name, set()).add(ib)
+            members.add(ib)
+            edges.append((ia, ib))
+            if attrs is not None:
+                f.edge_attrs |= attrs.keys
+                if edge_label or attrs.labelled:
+                    f.labelled_edges += 1
+                f.shapes.update(attrs.shapes)
+                out.append(f"{pad}{ca}{op}{cb} {attrs.text};\n")
+            else:
+                if edge_label:
+                    f.labelled_edges += 1
+                out.append(f"{pad}{ca}{op}{cb};\n")
+            continue
         if s == "}":
             if not stack:
                 if line.strip(" \t") != "}":
@@ -156,19 +261,20 @@ def _analyse(text: str) -> Analysis:
                 continue
             if sub is not None and sub.startswith("cluster"):
                 clusters_of.setdefault(sub, set()).update(members)
-            inner = members
+            inner_members = members
             depth, edge_label, node_label, clusters, members, sub = stack.pop()
-            members |= inner
-            out.append(_PADS[min(depth + 1, MAX_INDENT)] + "};\n")
+            members |= inner_members
+            pad = _PADS[min(depth + 1, MAX_INDENT)]
+            out.append(pad + "};\n")
             continue
-        f.statement_count += 1
+        statements += 1
         if s[-1] == "{":
             m = _SUBGRAPH.fullmatch(s)
             if m is None:
                 raise _Fallback
             name = canon = None
             if m.group(1) is not None:
-                name, canon = _token(m.group(1))
+                name, canon = token(m.group(1))
             inner_clusters = clusters
             if name is None:
                 st.anonymous += 1
@@ -180,78 +286,51 @@ def _analyse(text: str) -> Analysis:
             out.append(pad + ("subgraph " + canon if canon is not None else "subgraph") + " {\n")
             stack.append([depth, edge_label, node_label, clusters, members, sub])
             depth, clusters, members, sub = depth + 1, inner_clusters, set(), name
+            pad = _PADS[min(depth + 1, MAX_INDENT)]
             if depth > f.max_depth:
                 f.max_depth = depth
             continue
         m = chain.fullmatch(s)
-        if m is not None:
-            ends, inner = m.groups()
-            tokens = _ENDS[directed].findall(ends)
-            first = tokens[0]
-            if len(tokens) == 1 and first in ("graph", "node", "edge"):
-                if inner is None:
-                    raise _Fallback  # a bare keyword
-                pairs = _pairs(inner)
-                keys = {k for k, _, _, _ in pairs}
-                if first == "graph":
-                    f.graph_attrs |= keys
-                    for k, v, _, _ in pairs:
-                        if k == "rankdir" and depth == 0:
-                            f.rankdir = v
-                elif first == "node":
-                    f.node_attrs |= keys
-                    node_label = node_label or bool(keys & LABEL_KEYS)
-                    for k, v, _, _ in pairs:
-                        if k == "shape":
-                            f.shapes.add(v.lower())
-                else:
-                    f.edge_attrs |= keys
-                    edge_label = edge_label or bool(keys & LABEL_KEYS)
-                out.append(pad + first + " " + _attrs(pairs) + ";\n")
-                continue
-            pairs = _pairs(inner) if inner else []
-            keys = {k for k, _, _, _ in pairs}
+        if m is not None:  # a chain of three or more nodes
+            chained, inner = m.groups()
             ids = []
-            canon = []
-            for tok in tokens:
-                value, c = _token(tok)
-                index = node(value)
+            canons = []
+            for tok in ends.findall(chained):
+                value, c = token(tok)
+                index = nodes.get(value)
+                if index is None:
+                    index = nodes[value] = len(nodes)
                 if node_label:
                     node_labels.add(index)
                 for name in clusters:
                     clusters_of.setdefault(name, set()).add(index)
                 ids.append(index)
-                canon.append(c)
+                canons.append(c)
             members.update(ids)
-            if len(ids) == 1:
-                f.node_attrs |= keys
-                if keys & LABEL_KEYS:
-                    node_labels.add(ids[0])
+            edges.extend(zip(ids, ids[1:]))
+            attrs = alist(inner) if inner else None
+            labelled = edge_label
+            if attrs is not None:
+                f.edge_attrs |= attrs.keys
+                labelled = labelled or attrs.labelled
+                f.shapes.update(attrs.shapes)
+                out.append(pad + op.join(canons) + " " + attrs.text + ";\n")
             else:
-                f.edge_attrs |= keys
-                labelled = edge_label or bool(keys & LABEL_KEYS)
-                edges = model.edges
-                for tail, head_ in zip(ids, ids[1:]):
-                    edges.append((tail, head_))
-                if labelled:
-                    f.labelled_edges += len(ids) - 1
-            if "shape" in keys:
-                f.shapes.update(v.lower() for k, v, _, _ in pairs if k == "shape")
-            if inner is not None and pairs:
-                out.append(pad + op.join(canon) + " " + _attrs(pairs) + ";\n")
-            else:
-                out.append(pad + op.join(canon) + ";\n")
+                out.append(pad + op.join(canons) + ";\n")
+            if labelled:
+                f.labelled_edges += len(ids) - 1
             continue
         m = _ASSIGN.fullmatch(s)
         if m is None:
             raise _Fallback
-        key, ck = _token(m.group(1))
-        value, cv = _token(m.group(2))
+        key, ck = token(m.group(1))
+        value, cv = token(m.group(2))
         f.graph_attrs.add(key)
         if key == "rankdir" and depth == 0:
             f.rankdir = value
         out.append(f"{pad}{ck}={cv};\n")
     if not closed:
         raise _Fallback
+    f.statement_count = statements
     out.append("}\n")
     return Analysis(_finish(st), model, "".join(out))  # type: ignore[arg-type]

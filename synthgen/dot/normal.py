@@ -170,10 +170,15 @@ def _wl_labels(model: GraphModel) -> list[str]:
     for _ in range(WL_ROUNDS):
         refined = []
         for v, (outs, ins, members) in enumerate(adjacency):
-            # the same text as _refine prints, built inline
+            # the text _refine hashes, built inline (most neighbour lists are empty or short)
             text = (
-                f"{labels[v]}|o:{','.join(sorted([labels[u] for u in outs]))}"
-                f"|i:{','.join(sorted([labels[u] for u in ins]))}|m:{','.join(sorted([labels[u] for u in members]))}"
+                labels[v]
+                + "|o:"
+                + (",".join(sorted([labels[u] for u in outs])) if outs else "")
+                + "|i:"
+                + (",".join(sorted([labels[u] for u in ins])) if ins else "")
+                + "|m:"
+                + (",".join(sorted([labels[u] for u in members])) if members else "")
             )
             label = cache.get(text)
             if label is None:
@@ -182,8 +187,9 @@ def _wl_labels(model: GraphModel) -> list[str]:
                 label = cache[text] = sha256(text.encode("ascii")).hexdigest()[:16]
             refined.append(label)
         labels = refined
-        seen.extend(labels)
-    return sorted(seen)
+        seen += labels
+    seen.sort()
+    return seen
 
 
 def _refine(labels: list[str], v: int, out_adj: list[list[int]], in_adj: list[list[int]], member: list[list[int]]) -> str:
