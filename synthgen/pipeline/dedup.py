@@ -18,12 +18,14 @@ step dropped. On ``--resume`` the index is rebuilt from the accepted records on 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 import re
 import zlib
 from collections import Counter
 from dataclasses import dataclass
+from itertools import accumulate, repeat
 from typing import Any
 
 from synthgen.pipeline.steps import Sample, Step
@@ -61,8 +63,9 @@ def shingles(request: str, dot: str) -> set[str]:
     """Word 3-shingles of the request and token 3-shingles of the DOT, tagged apart."""
     words = _WORD.findall(request.lower()) or [""]
     tokens = _DOT_TOKEN.findall(dot) or [""]
-    out = {f"t:{a} {b} {c}" for a, b, c in zip(words, words[1:] or [""], words[2:] or [""])}
-    out.update(f"d:{a} {b} {c}" for a, b, c in zip(tokens, tokens[1:] or [""], tokens[2:] or [""]))
+    # map + str.format runs the loop in C; same strings as f"t:{a} {b} {c}" over zip(...)
+    out = set(map("t:{} {} {}".format, words, words[1:] or [""], words[2:] or [""]))
+    out.update(map("d:{} {} {}".format, tokens, tokens[1:] or [""], tokens[2:] or [""]))
     return out
 
 
@@ -71,7 +74,60 @@ def _hash_values(items: set[str]) -> Any:
     CRC-32 rather than ``hash()``: the same records give the same decisions in every process."""
     import numpy as np
 
-    return np.fromiter(map(zlib.crc32, map(str.encode, items)), dtype=np.uint64, count=len(items))
+    return np.fromiter(map(zlib.crc32, map(str.encode, items)), dtype=np.uint32, count=len(items))
+
+
+def _shingle_hashes(request: str, dot: str) -> Any:
+    """CRC-32 of every shingle occurrence (``shingles`` without building the strings).
+
+    A repeated shingle repeats its value, which leaves a MinHash unchanged (a minimum over
+    a multiset is the minimum over its set), so the sketch equals the one of ``shingles``.
+    """
+    import numpy as np
+
+    words = _WORD.findall(request.lower()) or [""]
+    tokens = _DOT_TOKEN.findall(dot) or [""]
+    values = _trigram_crcs(words, _T_SEED, "t:{} {} {}")
+    values += _trigram_crcs(tokens, _D_SEED, "d:{} {} {}")
+    return np.fromiter(values, dtype=np.uint32, count=len(values))
+
+
+_T_SEED, _D_SEED = zlib.crc32(b"t:"), zlib.crc32(b"d:")
+_PLUS_ONE, _MINUS_ONE = (1).__add__, (-1).__add__  # C callables: no Python frame per part
+
+
+def _trigram_crcs(parts: list[str], seed: int, form: str) -> list[int]:
+    """crc32(tag + "a b c") for each 3 consecutive parts: one joined byte string, sliced in C."""
+    joined = " ".join(parts)
+    if len(parts) < 3 or not joined.isascii():  # short or non-ASCII: the strings themselves
+        texts = map(form.format, parts, parts[1:] or [""], parts[2:] or [""])
+        return list(map(zlib.crc32, map(str.encode, texts)))
+    data = joined.encode("ascii")
+    starts = list(accumulate(map(_PLUS_ONE, map(len, parts)), initial=0))  # where each part starts
+    ends = map(_MINUS_ONE, starts[3:])  # a trigram ends one space before the part after it starts
+    return list(map(zlib.crc32, map(data.__getitem__, map(slice, starts, ends)), repeat(seed)))
+
+
+def _fmix32(h: Any) -> Any:
+    """MurmurHash3's 32-bit finalizer on a uint32 array (what datasketch applies to each
+    input hash under its ``affine32`` scheme before the permutations)."""
+    h = h ^ (h >> 16)
+    h = h * _FMIX1
+    h = h ^ (h >> 13)
+    h = h * _FMIX2
+    return h ^ (h >> 16)
+
+
+_FMIX1: Any = None
+_FMIX2: Any = None
+
+
+def _set_fmix() -> bool:
+    import numpy as np
+
+    global _FMIX1, _FMIX2
+    _FMIX1, _FMIX2 = np.uint32(0x85EBCA6B), np.uint32(0xC2B2AE35)
+    return True
 
 
 class DedupIndex:
@@ -85,13 +141,26 @@ class DedupIndex:
         self._MinHash = MinHash
         template = MinHash(num_perm=config.num_perm, seed=1)
         self._perms, self._scheme = template.permutations, template.scheme
+        # A MinHash of hash values, built straight from numpy (update_batch converts each
+        # value with a Python call); tests/pipeline/test_dedup.py checks both agree.
+        self._template = MinHash(num_perm=config.num_perm, hashfunc=int, permutations=self._perms, scheme=self._scheme)
+        self._direct = self._scheme == "affine32" and _set_fmix()
         self._lsh = MinHashLSH(threshold=config.near_threshold, num_perm=config.num_perm)
         self._exact: set[str] = set()
         self._shapes: Counter[tuple[Any, ...]] = Counter()
 
     def minhash(self, request: str, dot: str) -> Any:
-        m = self._MinHash(num_perm=self.config.num_perm, hashfunc=int, permutations=self._perms, scheme=self._scheme)
-        m.update_batch(_hash_values(shingles(request, dot)))
+        if not self._direct:
+            values = _hash_values(shingles(request, dot))
+            m = self._MinHash(num_perm=self.config.num_perm, hashfunc=int, permutations=self._perms, scheme=self._scheme)
+            m.update_batch(values)
+            return m
+        import numpy as np
+
+        values = _shingle_hashes(request, dot)
+        a, b = self._perms
+        m = copy.copy(self._template)  # shares the permutations, as update_batch's MinHash does
+        m.hashvalues = np.minimum(self._template.hashvalues, (_fmix32(values.reshape(-1, 1)) * a + b).min(axis=0))
         return m
 
     def shape_limit(self, shape_key: tuple[Any, ...]) -> int:

@@ -88,3 +88,24 @@ def test_index_rebuilt_from_accepted_records_catches_duplicates_on_resume():
     result = run(again, [make(5, REQUEST, DOT.format(label="ship it"), normal="n:z"),
                          make(6, REQUEST + " Thanks.", DOT.format(label="ship it"))])
     assert [d.reason for d in result.drops] == ["dup_exact", "dup_near"]
+
+
+def test_minhash_equals_datasketch_update_batch_over_the_shingle_strings():
+    """The direct sketch (CRCs sliced from one byte string, numpy permutations) is the one
+    datasketch builds from the shingle strings, so near-duplicate decisions do not move."""
+    import random
+
+    import numpy as np
+    from datasketch import MinHash
+
+    from synthgen.backends.fake import fake_dot
+    from synthgen.pipeline.dedup import _hash_values, shingles
+
+    index = DedupIndex()
+    rng = random.Random(3)
+    pairs = [fake_dot(rng, level) for level in ("simple", "medium", "complex") for _ in range(30)]
+    pairs += [("", ""), ("a", "b"), ("one two", "x -> y"), ("café au lait", 'digraph { "é" -> b }'), ("a b a b a b", "a a a a")]
+    for request, dot in pairs:
+        reference = MinHash(num_perm=64, hashfunc=int, permutations=index._perms, scheme=index._scheme)
+        reference.update_batch(_hash_values(shingles(request, dot)))
+        assert np.array_equal(index.minhash(request, dot).hashvalues, reference.hashvalues), (request, dot)
