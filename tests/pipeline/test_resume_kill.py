@@ -272,3 +272,20 @@ def test_a_file_size_limit_hit_mid_run_is_one_line_and_the_run_resumes(tmp_path,
     assert done.returncode == 0, done.stderr[-2000:]
     assert (out / "data.jsonl").read_bytes().startswith(kept), "a record written before the failure changed"
     check_final_run(out)
+
+
+def test_a_run_killed_before_its_first_record_reruns_without_resume_under_one_run_id(tmp_path, cli_env):
+    out = tmp_path / "run"
+    proc = start(out, dict(cli_env, SYNTHGEN_FAKE_DELAY_S="3"))  # the first batch takes 3 s
+    deadline = time.monotonic() + 60
+    while not (out / "run.json").exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    assert not lines(out / "data.jsonl"), "the kill was meant to land before the first batch was written"
+    first_id = json.loads((out / "run.json").read_text())["run_id"]
+    again = finish(out, dict(cli_env, SYNTHGEN_FAKE_DELAY_S="0"))  # the same command, no --resume
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert f"continuing run {first_id}" in again.stderr
+    records = check_final_run(out)
+    assert {r["provenance"]["run_id"] for r in records} == {first_id}
