@@ -302,6 +302,9 @@ class Runner:
             error, status = exc, STATUS_INTERRUPTED
             why = f"stopped at once by a second {signal_label(exc.signum)}; the batch in flight was not written"
             raise
+        except KeyboardInterrupt as exc:  # no handler of ours (not the main thread)
+            error, status, why = exc, STATUS_INTERRUPTED, "interrupted; the batch in flight was not written"
+            raise
         except BaseException as exc:
             error, status, why = exc, STATUS_FAILED, _one_line(exc)
             raise
