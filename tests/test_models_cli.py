@@ -57,6 +57,36 @@ def test_try_unknown_backend():
     assert_one_line_error(synthgen("try", "--backend", "tgi", "x"), 2, "unknown backend 'tgi'", "vllm")
 
 
+@pytest.fixture(scope="module")
+def huge_folder(tmp_path_factory) -> Path:
+    """A local model folder holding the real config.json of Llama-3.1-405B (about 1 TB in
+    bf16) and no weights: only the up-front estimate can refuse it, from the config."""
+    from backends.test_memory_estimate import LLAMA_405B
+
+    folder = tmp_path_factory.mktemp("models") / "llama-405b"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(LLAMA_405B))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def truncated_folder(tmp_path_factory) -> Path:
+    """The embedded model with its safetensors file cut to 100 MB of its 538 MB, as a copy
+    interrupted halfway leaves it."""
+    from synthgen.backends.embedded import ensure_embedded_model
+
+    source = ensure_embedded_model()
+    folder = tmp_path_factory.mktemp("models") / "smollm2-truncated"
+    folder.mkdir()
+    for path in source.iterdir():
+        if path.name == "model.safetensors":
+            with path.open("rb") as whole:
+                (folder / path.name).write_bytes(whole.read(100_000_000))
+        elif path.is_file():
+            (folder / path.name).write_bytes(path.read_bytes())
+    return folder
+
+
 @pytest.mark.slow
 def test_try_model_too_big_for_memory(tmp_path):
     from synthgen.backends.embedded import ensure_embedded_model
@@ -69,6 +99,30 @@ def test_try_model_too_big_for_memory(tmp_path):
     assert_one_line_error(proc, 3, "needs about 100000.0 GB")
 
 
+TOO_BIG = "needs about 1055.2 GB (405.85B parameters x 2 bytes, from config.json)"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["vllm", "transformers"])
+def test_try_folder_whose_config_cannot_fit(huge_folder, backend):
+    pytest.importorskip(backend)
+    proc = synthgen("try", "--backend", backend, "--model", str(huge_folder), "x")
+    assert_one_line_error(proc, 3, TOO_BIG, "of RAM is available" if backend == "vllm" else "is available")
+
+
+@pytest.mark.slow
+def test_try_too_big_with_debug_shows_traceback(huge_folder):
+    proc = synthgen("--debug", "try", "--backend", "transformers", "--model", str(huge_folder), "x")
+    assert proc.returncode != 0 and "Traceback" in proc.stderr and "BackendError" in proc.stderr
+
+
+@pytest.mark.slow
+def test_generate_folder_whose_config_cannot_fit(huge_folder, tmp_path):
+    pytest.importorskip("vllm")
+    proc = synthgen("generate", "--model", str(huge_folder), "--count", "2", "--output", str(tmp_path / "run"))
+    assert_one_line_error(proc, 3, TOO_BIG)
+
+
 @pytest.mark.slow
 @pytest.mark.engine
 def test_try_engine_that_fails_to_start(tmp_path):
@@ -79,6 +133,64 @@ def test_try_engine_that_fails_to_start(tmp_path):
     (bad / "config.json").write_text(json.dumps({"architectures": ["NoSuchForCausalLM"], "model_type": "no_such"}))
     proc = synthgen("try", "--model", str(bad), "x", env={"VLLM_CPU_KVCACHE_SPACE": "1"})
     assert_one_line_error(proc, 3, "vLLM could not start")
+    if "synthgen-vllm-" in proc.stderr:  # the engine wrote something before failing
+        _engine_log(proc.stderr).unlink()
+
+
+@pytest.mark.slow
+@pytest.mark.engine
+def test_try_truncated_weights_on_transformers(truncated_folder):
+    proc = synthgen("try", "--backend", "transformers", "--model", str(truncated_folder), "x")
+    assert_one_line_error(proc, 3, "transformers could not load", "SafetensorError")
+    debug = synthgen("--debug", "try", "--backend", "transformers", "--model", str(truncated_folder), "x")
+    assert debug.returncode != 0 and "Traceback" in debug.stderr and "SafetensorError" in debug.stderr
+
+
+def _engine_log(line: str) -> Path:
+    [path] = [word.rstrip(";") for word in line.split() if "synthgen-vllm-" in word]
+    return Path(path)
+
+
+@pytest.mark.slow
+@pytest.mark.engine
+def test_try_truncated_weights_on_vllm(truncated_folder):
+    """The engine core's worker fails loading the weights: vLLM prints three chained
+    tracebacks from three processes. synthgen shows one line with the root cause and the
+    log that holds the engine's output."""
+    pytest.importorskip("vllm")
+    proc = synthgen("try", "--backend", "vllm", "--model", str(truncated_folder), "x",
+                    env={"VLLM_CPU_KVCACHE_SPACE": "1"})
+    assert_one_line_error(proc, 3, "vLLM could not start", "SafetensorError: Error while deserializing header",
+                          "weights look damaged")
+    assert [line for line in proc.stderr.splitlines() if line.strip()] == [proc.stderr.strip()]
+    log = _engine_log(proc.stderr)
+    assert "Traceback" in log.read_text() and "SafetensorError" in log.read_text()
+    log.unlink()
+
+
+@pytest.mark.slow
+@pytest.mark.engine
+def test_generate_truncated_weights_on_vllm(truncated_folder, tmp_path):
+    pytest.importorskip("vllm")
+    proc = synthgen("generate", "--model", str(truncated_folder), "--count", "2", "--output", str(tmp_path / "run"),
+                    env={"VLLM_CPU_KVCACHE_SPACE": "1"})
+    assert_one_line_error(proc, 3, "vLLM could not start", "SafetensorError")
+    _engine_log(proc.stderr).unlink()
+
+
+@pytest.mark.parametrize("model", ["qwen-nope", "./no/such/folder"])
+def test_generate_bad_model_is_one_line_and_debug_shows_traceback(model, tmp_path):
+    args = ["generate", "--model", model, "--count", "2", "--output", str(tmp_path / "run")]
+    words = ["unknown model 'qwen-nope'", "smollm2-135m"] if model == "qwen-nope" else ["does not exist"]
+    assert_one_line_error(synthgen(*args), 2, *words)
+    assert not (tmp_path / "run").exists()
+    debug = synthgen("--debug", *args)
+    assert debug.returncode != 0 and "Traceback" in debug.stderr and "synthgen.errors." in debug.stderr
+
+
+def test_try_missing_local_path_with_debug_shows_traceback(tmp_path):
+    proc = synthgen("--debug", "try", "--model", str(tmp_path / "absent"), "x")
+    assert proc.returncode != 0 and "Traceback" in proc.stderr and "does not exist" in proc.stderr
 
 
 def test_pull_api_model_has_nothing_to_pull(tmp_path):

