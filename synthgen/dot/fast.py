@@ -73,7 +73,7 @@ class _AttrList:
 
 # Small graphs repeat their names and attribute lists (n1, n2, [shape=box] ...): each is
 # read once per process. Cleared when full, so memory stays bounded.
-_CACHE_MAX = 50_000
+_CACHE_MAX = 20_000
 _TOKENS: dict[str, tuple[str, str] | None] = {}
 _ALISTS: dict[str, _AttrList] = {}
 

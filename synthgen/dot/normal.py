@@ -140,7 +140,7 @@ def normal_hash_of(form: str) -> str:
 # same neighbourhoods across samples (and round 1 depends only on degrees), so most
 # refinements are look-ups; cleared when full, so memory stays bounded.
 _REFINED: dict[str, str] = {}
-_REFINED_MAX = 200_000
+_REFINED_MAX = 20_000
 
 
 def _wl_labels(model: GraphModel) -> list[str]:
@@ -167,29 +167,55 @@ def _wl_labels(model: GraphModel) -> list[str]:
     cache = _REFINED
     sha256 = hashlib.sha256
     adjacency = list(zip(out_adj, in_adj, member))
-    for _ in range(WL_ROUNDS):
+    # Round 1: every label is "n" or "c", so a vertex's text depends only on its kind, its
+    # degrees and how many clusters / nodes it is tied to: printed once per such key.
+    first: dict[tuple[str, int, int, int], str] = {}
+    refined = []
+    for v, (outs, ins, members) in enumerate(adjacency):
+        clusters = sum(1 for u in members if u >= n)
+        key = (labels[v], len(outs), len(ins), len(members), clusters)
+        label = first.get(key)
+        if label is None:
+            # edges join nodes ("n"); members sort clusters ("c") before nodes ("n")
+            text = (
+                f"{labels[v]}|o:{','.join('n' * len(outs))}|i:{','.join('n' * len(ins))}"
+                f"|m:{','.join('c' * clusters + 'n' * (len(members) - clusters))}"
+            )
+            label = first[key] = _hashed(text, cache, sha256)
+        refined.append(label)
+    labels = refined
+    seen += labels
+    for _ in range(WL_ROUNDS - 1):
+        get = labels.__getitem__
         refined = []
         for v, (outs, ins, members) in enumerate(adjacency):
             # the text _refine hashes, built inline (most neighbour lists are empty or short)
             text = (
                 labels[v]
                 + "|o:"
-                + (",".join(sorted([labels[u] for u in outs])) if outs else "")
+                + (",".join(sorted(map(get, outs))) if outs else "")
                 + "|i:"
-                + (",".join(sorted([labels[u] for u in ins])) if ins else "")
+                + (",".join(sorted(map(get, ins))) if ins else "")
                 + "|m:"
-                + (",".join(sorted([labels[u] for u in members])) if members else "")
+                + (",".join(sorted(map(get, members))) if members else "")
             )
             label = cache.get(text)
             if label is None:
-                if len(cache) >= _REFINED_MAX:
-                    cache.clear()
-                label = cache[text] = sha256(text.encode("ascii")).hexdigest()[:16]
+                label = _hashed(text, cache, sha256)
             refined.append(label)
         labels = refined
         seen += labels
     seen.sort()
     return seen
+
+
+def _hashed(text: str, cache: dict[str, str], sha256: Any) -> str:
+    label = cache.get(text)
+    if label is None:
+        if len(cache) >= _REFINED_MAX:
+            cache.clear()
+        label = cache[text] = sha256(text.encode("ascii")).hexdigest()[:16]
+    return label
 
 
 def _refine(labels: list[str], v: int, out_adj: list[list[int]], in_adj: list[list[int]], member: list[list[int]]) -> str:
