@@ -9,8 +9,9 @@ exactly the rules of ``synthgen.dot.features`` and ``synthgen.dot.normal``.
 
 It accepts only a strict subset of ``grammars/dot.lark``: bare ASCII names, numbers and
 quoted strings without backslashes or newlines; single node IDs (no ports, no ``a, b``
-lists, no inline ``{...}``); at most one ``[...]`` list per statement; no comments, no
-HTML strings, no ``+``; only lower-case keywords; one graph. Anything else — including
+lists, no inline ``{...}``); at most one ``[...]`` list per statement; comments only as
+``//`` or ``#`` to the end of a line (after its last quoted string); no HTML strings, no
+``+``; only lower-case keywords; one graph. Anything else — including
 every syntax error — returns None, and the caller takes the full parser, which gives the
 verdict and the message. ``tests/dot/test_fast.py`` checks both paths agree (same verdict,
 same features, complexity, normal and shape hashes) on generated samples, the few-shot
@@ -31,7 +32,7 @@ _ID = r'(?:[A-Za-z_][A-Za-z_0-9]*|-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)|"[^"\\\n]*"
 _S = r"[ \t]*"
 _ALIST = rf"\[{_S}((?:{_ID}{_S}={_S}{_ID}{_S}(?:[,;]{_S})?)*)\]"
 _PAIR = re.compile(rf"({_ID}){_S}={_S}({_ID})")
-_HEAD = re.compile(rf"{_S}(strict[ \t]+)?(digraph|graph)(?:[ \t]+({_ID}))?{_S}\{{{_S}")
+_HEAD = re.compile(rf"(strict[ \t]+)?(digraph|graph)(?:[ \t]+({_ID}))?{_S}\{{")
 _SUBGRAPH = re.compile(rf"subgraph(?:[ \t]+({_ID}))?{_S}\{{")
 _ASSIGN = re.compile(rf"({_ID}){_S}={_S}({_ID})")
 _OPS = ((True, "->"), (False, "--"))
@@ -125,6 +126,22 @@ def _alist(inner: str) -> _AttrList:
     return known
 
 
+_WS = " \t\r\f\v"  # lark's WS, less the newline
+
+
+def _content(line: str) -> str:
+    """A line without surrounding whitespace and without a ``//`` or ``#`` comment after its
+    last quoted string (lark ignores both to the end of the line). Anything murkier (an odd
+    number of quotes, a comment mark before a quote, ``/*``) stays, and fails to match."""
+    s = line.strip(_WS)
+    if ("/" in s or "#" in s) and s.count('"') % 2 == 0:
+        after = s.rfind('"') + 1
+        cuts = [at for at in (s.find("//", after), s.find("#", after)) if at >= 0]
+        if cuts:
+            s = s[: min(cuts)].rstrip(_WS)
+    return s
+
+
 class _State:
     """What ``features._finish`` reads from a walker."""
 
@@ -149,11 +166,11 @@ def _analyse(text: str) -> Analysis:
     lines = text.split("\n")
     count = len(lines)
     i = 0
-    while i < count and not lines[i].strip(" \t"):
+    while i < count and not _content(lines[i]):
         i += 1
     if i == count:
         raise _Fallback
-    head = _HEAD.fullmatch(lines[i])
+    head = _HEAD.fullmatch(_content(lines[i]))
     if head is None:
         raise _Fallback
     strict, kind, gid = head.groups()
@@ -182,7 +199,9 @@ def _analyse(text: str) -> Analysis:
     pad = _PADS[1]
     closed = False
     for line in lines[i + 1 :]:
-        s = line.strip(" \t")
+        s = line.strip(_WS)
+        if "/" in s or "#" in s:
+            s = _content(s)
         if not s:
             continue
         if closed:
@@ -255,8 +274,6 @@ def _analyse(text: str) -> Analysis:
             continue
         if s == "}":
             if not stack:
-                if line.strip(" \t") != "}":
-                    raise _Fallback
                 closed = True
                 continue
             if sub is not None and sub.startswith("cluster"):

@@ -146,6 +146,16 @@ def test_fake_engine_dot_takes_the_fast_path_with_identical_results():
         "digraph {",
         "digraph {\n  a\n",
         "",
+        '// header\ndigraph G {  // open\n  a -> b; // edge\n  # hash\n  c [label="x // y"]  # tail\n}\n// end',
+        "digraph {\r\n  a -> b\r\n}\r\n",
+        'digraph {\n  a # "q"\n}',
+        "digraph {\n  a /* x */ -> b\n}",
+        'digraph {\n  a [label="x"] // c "d"\n}',
+        "digraph {\n  a -> b // c */\n}",
+        "digraph {\n  /* open\n  a -> b\n  */\n}",
+        'digraph {\n  a [label="x" # ]"\n}',
+        "digraph {\n  a -> b\n} // done\n# more",
+        "digraph { // x\n  a\n}; // y",
     ],
 )
 def test_edge_cases_agree_or_fall_back(text):
@@ -158,6 +168,8 @@ def test_the_fast_path_really_is_taken_for_the_subset_it_claims():
     assert agree("digraph {\n  subgraph cluster_a {\n    subgraph cluster_b {\n      subgraph {\n        x -> y\n      }\n    }\n  }\n}")
     assert agree('digraph "my graph" {\n  "a b" -> "node"\n  "x" [label="y"]\n}')
     assert not agree("digraph {\n  a --1\n}")
+    assert agree('// header\ndigraph G {  // open\n  a -> b; // edge\n  # hash\n  c [label="x // y"]  # tail\n}\n// end')
+    assert agree("digraph {\r\n  a -> b\r\n}\r\n")
 
 
 def _mutate(text: str, rng: random.Random) -> str:
@@ -184,6 +196,7 @@ def _mutate(text: str, rng: random.Random) -> str:
 def test_mutated_texts_get_the_same_verdict_and_results():
     rng = random.Random(11)
     bases = generated(6, seed=3) + fewshot() + fake(5)
+    bases += [_commented(text, rng) for text in bases[::3]]
     taken = fell_back = 0
     for _ in range(6):
         for base in bases:
@@ -195,6 +208,27 @@ def test_mutated_texts_get_the_same_verdict_and_results():
             else:
                 fell_back += 1
     assert taken > 100 and fell_back > 100  # both sides of the fence were exercised
+
+
+def _commented(text: str, rng: random.Random, block: bool = True) -> str:
+    """The same graph with end-of-line comments and comment lines sprinkled in (with
+    ``block``, also the kinds the fast path leaves to the full parser)."""
+    lines = text.split("\n")
+    out = []
+    for line in lines:
+        roll = rng.random()
+        out.append(line + rng.choice([" // note", "  # n"] + ['// "q"', " /* c */"] * block) if roll < 0.3 else line)
+        if roll > 0.85:
+            out.append(rng.choice(["  // comment", "# hash"] + ["  /* block */", "/*", "*/"] * block))
+    return "\n".join(out)
+
+
+def test_commented_texts_take_the_fast_path_with_identical_results():
+    rng = random.Random(2)
+    taken = 0
+    for text in generated(3, seed=4) + fewshot():
+        taken += agree(_commented(text, rng, block=False))
+    assert taken >= 5
 
 
 def test_graphviz_corpus_agrees_or_falls_back(graphviz_corpus):
