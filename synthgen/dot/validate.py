@@ -2,7 +2,9 @@
 
 Cheapest checks first, so a bad item costs as little as possible: known input failures and
 the size cap (no parsing), empty / not-DOT sniffing, then the grammar parse in-process
-(which also gives features, complexity and hashes), then Graphviz for those that parsed —
+(which also gives features, complexity and hashes; a text in the one-statement-per-line
+layout the generation grammar writes is read by ``synthgen.dot.fast`` without lark, with
+the same results, anything else by the full parser), then Graphviz for those that parsed —
 all of a batch in as few Graphviz processes as its errors allow. ``validate_texts`` is what
 both `synthgen validate` and the generation pipeline call, one batch at a time.
 
