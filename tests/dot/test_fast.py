@@ -170,6 +170,9 @@ def test_the_fast_path_really_is_taken_for_the_subset_it_claims():
     assert not agree("digraph {\n  a --1\n}")
     assert agree('// header\ndigraph G {  // open\n  a -> b; // edge\n  # hash\n  c [label="x // y"]  # tail\n}\n// end')
     assert agree("digraph {\r\n  a -> b\r\n}\r\n")
+    assert agree("strict graph {\n  a -- b\n  b -- a\n  a -- b [label=x]\n  a -- a\n}")
+    assert agree("strict digraph g {\n  edge [label=l]\n  a -> b -> a -> b\n  b -> a\n}")
+    assert agree('graph {\n  node [label=""]\n  subgraph cluster_a {\n    node [xlabel=q]\n    a -- b\n  }\n  c -- d -- e\n}')
 
 
 def _mutate(text: str, rng: random.Random) -> str:
