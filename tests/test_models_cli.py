@@ -121,6 +121,7 @@ def test_generate_folder_whose_config_cannot_fit(huge_folder, tmp_path):
     pytest.importorskip("vllm")
     proc = synthgen("generate", "--model", str(huge_folder), "--count", "2", "--output", str(tmp_path / "run"))
     assert_one_line_error(proc, 3, TOO_BIG)
+    assert "--resume" not in proc.stderr  # the model must change: resuming the same run can't help
 
 
 @pytest.mark.slow

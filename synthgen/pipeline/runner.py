@@ -288,12 +288,14 @@ class Runner:
 
         status, why = "running", ""
         error: BaseException | None = None
+        loaded = False  # an engine that never started (bad model, too big): resuming won't help
         stop = self._stop
         state.pop("stop_signal", None)
         self.progress.start(self.quota)
         try:
             if not self.quota.done and stop.signum is None:
                 self.backend.load()
+            loaded = True
             while status == "running":
                 status, why = self._should_stop(budget, ledger, stop)
                 if status == "running":
@@ -324,7 +326,7 @@ class Runner:
                 if status != "completed":
                     if status != STATUS_FAILED:  # a failure's own line is printed by the CLI
                         self.progress.message(f"stopped: {why}")
-                    if state.get("resume_command"):
+                    if state.get("resume_command") and (loaded or status != STATUS_FAILED):
                         self.progress.message(f"to continue this run: {state['resume_command']}")
         return self.summary(state, ledger)
 
