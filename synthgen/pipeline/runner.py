@@ -283,7 +283,7 @@ class Runner:
         return RecordContext(run_id=run_id, backend=backend, model=spec.alias, model_revision=revision, plan_seed=self.config.seed)
 
     def _loop(self, folder: Any, state: dict[str, Any], ledger: Any, budget: Any, ctx: RecordContext) -> dict[str, Any]:
-        from synthgen.errors import OutputError
+        from synthgen.errors import BackendError, OutputError
         from synthgen.pipeline.runstate import STATUS_FAILED, STATUS_INTERRUPTED
 
         status, why = "running", ""
@@ -307,6 +307,16 @@ class Runner:
         except KeyboardInterrupt as exc:  # no handler of ours (not the main thread)
             error, status, why = exc, STATUS_INTERRUPTED, "interrupted; the batch in flight was not written"
             raise
+        except BackendError as exc:
+            if stop.signum is None:
+                error, status, why = exc, STATUS_FAILED, _one_line(exc)
+                raise
+            # Ctrl-C in a terminal signals the whole process group: vLLM's engine core and
+            # workers exit on it, so the batch in flight is lost. That is a stop, not a failure.
+            error, status = exc, STATUS_INTERRUPTED
+            why = (f"{signal_label(stop.signum)} also stopped the engine's own processes; the batch in flight was not "
+                   "written (a SIGTERM to synthgen alone, e.g. kill PID or docker stop, keeps it)")
+            raise StopNow(stop.signum) from exc
         except BaseException as exc:
             error, status, why = exc, STATUS_FAILED, _one_line(exc)
             raise

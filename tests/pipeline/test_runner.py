@@ -185,3 +185,41 @@ def test_an_engine_error_fails_the_run_truthfully_and_resume_completes(tmp_path)
     assert summary["status"] == "completed" and len(records) == 16 == len({r["id"] for r in records})
     assert records[: len(kept)] == kept
     assert {r["provenance"]["run_id"] for r in records} == {state["run_id"]}
+
+
+def test_an_engine_killed_by_the_same_ctrl_c_is_a_stop_not_a_failure(tmp_path, monkeypatch):
+    """Ctrl-C in a terminal reaches vLLM's engine processes too, and they exit: the batch in
+    flight ends in a BackendError right after our own SIGINT handler ran. The run is
+    'interrupted' (exit 130 through StopNow), says why, and resumes; nothing written is lost."""
+    import os
+    import signal
+
+    from synthgen.backends.fake import FakeBackend
+    from synthgen.errors import BackendError
+    from synthgen.pipeline.runner import StopNow
+
+    calls = {"n": 0}
+    real_generate = FakeBackend.generate
+
+    def generate(self, requests):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            os.kill(os.getpid(), signal.SIGINT)  # the terminal's Ctrl-C, a real signal
+            raise BackendError("the vLLM engine died while generating: RuntimeError: cancelled")
+        return real_generate(self, requests)
+
+    monkeypatch.setattr(FakeBackend, "generate", generate)
+    with pytest.raises(StopNow) as stopped:
+        run(tmp_path, count=24, batch_size=4)
+    assert stopped.value.signum == signal.SIGINT
+    out = tmp_path / "run"
+    state = json.loads((out / "run.json").read_text())
+    assert state["status"] == "interrupted" and state["stop_signal"] == "SIGINT"
+    assert "engine's own processes" in state["stop_reason"] and "SIGTERM" in state["stop_reason"]
+    kept = read(out / "data.jsonl")
+    assert 0 < len(kept) <= 8
+    monkeypatch.setattr(FakeBackend, "generate", real_generate)
+    summary, _, _ = run(tmp_path, count=24, batch_size=4, resume=True)
+    records = read(out / "data.jsonl")
+    assert summary["status"] == "completed" and len(records) == 24 == len({r["id"] for r in records})
+    assert records[: len(kept)] == kept
