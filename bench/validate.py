@@ -121,7 +121,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--max-bytes", type=int, default=1_000_000)
-    parser.add_argument("--typical-bytes", type=int, default=4096, help="Also measure graphs up to this size (generated graphs are small).")
+    parser.add_argument("--typical-bytes", type=int, default=4096, help="Also measure graphs up to this size (generated graphs are small); 0 skips it.")
     parser.add_argument("--skip-grammar", action="store_true", help="Graphviz figures only.")
     args = parser.parse_args()
     if not args.corpus.is_dir():
@@ -131,7 +131,7 @@ def main() -> None:
     print(f"corpus: {args.corpus}; machine: {os.cpu_count()} CPUs, load average {load:.1f}; median of {args.repeats} runs\n")
     measure_set(f"all graphs <= {args.max_bytes:,} bytes", texts, args)
     small = [t for t in texts if len(t.encode("utf-8")) <= args.typical_bytes]
-    if len(small) < len(texts):
+    if small and len(small) < len(texts):
         measure_set(f"graphs <= {args.typical_bytes:,} bytes (the size generated samples have)", small, args)
 
 

@@ -12,8 +12,8 @@ verdict: one bad graph never stops a run.
 
 Texts already known to parse (synthgen's grammar agrees with Graphviz on its whole test
 corpus) take a quicker road first: the batch goes to ``nop -p``, which checks and prints
-nothing. Exit 0 with an empty stderr vouches for every text in it; anything else (an error, a
-warning to place) sends the batch down the echo road above. Echoing and scanning the output
+nothing. Exit 0 without an error vouches for every text in it (warnings carry a line number
+that says whose they are); anything else sends the batch down the echo road above. Echoing and scanning the output
 cost 2-3x the parse itself.
 
 Two programs: ``nop`` parses only (the reference verdict of the test corpus; default), and
@@ -173,12 +173,20 @@ class GraphvizChecker:
         """The quiet road: True (results filled) when ``nop -p`` passes the batch without a word."""
         if any(graphs[i] < 1 for i in group):
             return False
-        stream, _ = _join(group, data, secrets.token_hex(4))
+        stream, starts = _join(group, data, secrets.token_hex(4))
         run = self._run(stream, quiet=True)
-        if run.rc != 0 or run.stderr.strip():
+        errors, warnings = _split_stderr(run.stderr)
+        if run.rc != 0 or errors:
             return False
-        for i in group:
-            results[i] = GraphvizResult(True, graphs=graphs[i])
+        by_text: dict[int, list[str]] = {}
+        for warning in warnings:  # a warning with a line number belongs to the text holding that line
+            line = _line_of(warning)
+            if line is None:
+                return False  # can't place it: the echo road can
+            k = _text_at_line(starts, line)
+            by_text.setdefault(k, []).append(_LINE.sub(f"line {line - starts[k] + 1}", warning, count=1))
+        for k, i in enumerate(group):
+            results[i] = GraphvizResult(True, graphs=graphs[i], warnings=tuple(by_text.get(k, ())))
         return True
 
     def _check_group(self, group: list[int], data: list[bytes], results: list) -> list[list[int]]:

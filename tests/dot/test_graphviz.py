@@ -60,9 +60,9 @@ def test_parsed_texts_pass_in_one_quiet_process():
     assert checker.processes == 1  # nop -p vouched for the whole batch
 
 
-def test_quiet_road_falls_back_to_echo_for_errors_and_warnings():
-    # Counts promise whole graphs; a batch where nop -p says anything is re-checked the echo way,
-    # so errors keep their own text and line, and warnings stay with the text that caused them.
+def test_quiet_road_gives_the_echo_roads_verdicts_errors_and_warnings():
+    # Counts promise whole graphs; a batch with an error is re-checked the echo way, so errors
+    # keep their own text and line; warnings stay with the text that caused them either way.
     texts = [VALID % i for i in range(10)]
     texts[4] = BROKEN
     texts[7] = "digraph { 0n }"  # accepted with a warning
@@ -73,6 +73,18 @@ def test_quiet_road_falls_back_to_echo_for_errors_and_warnings():
     assert quiet[4].line == 3
     assert any("badly delimited number" in w for w in quiet[7].warnings)
     assert not any(r.warnings for i, r in enumerate(quiet) if i != 7)
+
+
+def test_quiet_road_places_warnings_without_an_echo():
+    texts = [VALID % i for i in range(10)]
+    texts[6] = "digraph {\n  a;\n  0n\n}\n"  # accepted with a warning on its own line 3
+    checker = GraphvizChecker(batch_size=64)
+    quiet = checker.check(texts, graphs=[1] * len(texts))
+    assert checker.processes == 1
+    assert all(r.ok for r in quiet)
+    assert [r.warnings for r in quiet] == [r.warnings for r in GraphvizChecker().check(texts)]
+    assert quiet[6].warnings and all("line 3" in w for w in quiet[6].warnings)
+    assert not any(r.warnings for i, r in enumerate(quiet) if i != 6)
 
 
 def test_quiet_road_needs_a_count_for_every_text():
