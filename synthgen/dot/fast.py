@@ -198,6 +198,20 @@ def _analyse(text: str) -> Analysis:
     depth, edge_label, node_label, clusters, members, sub = 0, False, False, (), set(), None
     pad = _PADS[1]
     closed = False
+
+    def place(value: str) -> int:
+        """The node's index, registered in the open scope (its clusters, its body's members).
+        Reads the loop's current scope variables."""
+        index = nodes.get(value)
+        if index is None:
+            index = nodes[value] = len(nodes)
+        if node_label:
+            node_labels.add(index)
+        for name in clusters:
+            clusters_of.setdefault(name, set()).add(index)
+        members.add(index)
+        return index
+
     for line in lines[i + 1 :]:
         s = line.strip(_WS)
         if "/" in s or "#" in s:
@@ -232,14 +246,7 @@ def _analyse(text: str) -> Analysis:
                 out.append(f"{pad}{a} {attrs.text};\n")
                 continue
             va, ca = token(a)
-            ia = nodes.get(va)
-            if ia is None:
-                ia = nodes[va] = len(nodes)
-            if node_label:
-                node_labels.add(ia)
-            for name in clusters:
-                clusters_of.setdefault(name, set()).add(ia)
-            members.add(ia)
+            ia = place(va)
             attrs = alist(inner) if inner else None
             if b is None:
                 if attrs is not None:
@@ -252,14 +259,7 @@ def _analyse(text: str) -> Analysis:
                     out.append(f"{pad}{ca};\n")
                 continue
             vb, cb = token(b)
-            ib = nodes.get(vb)
-            if ib is None:
-                ib = nodes[vb] = len(nodes)
-            if node_label:
-                node_labels.add(ib)
-            for name in clusters:
-                clusters_of.setdefault(name, set()).add(ib)
-            members.add(ib)
+            ib = place(vb)
             edges.append((ia, ib))
             if attrs is not None:
                 f.edge_attrs |= attrs.keys
@@ -314,16 +314,8 @@ def _analyse(text: str) -> Analysis:
             canons = []
             for tok in ends.findall(chained):
                 value, c = token(tok)
-                index = nodes.get(value)
-                if index is None:
-                    index = nodes[value] = len(nodes)
-                if node_label:
-                    node_labels.add(index)
-                for name in clusters:
-                    clusters_of.setdefault(name, set()).add(index)
-                ids.append(index)
+                ids.append(place(value))
                 canons.append(c)
-            members.update(ids)
             edges.extend(zip(ids, ids[1:]))
             attrs = alist(inner) if inner else None
             labelled = edge_label
