@@ -143,8 +143,9 @@ _REFINED: dict[str, str] = {}
 _REFINED_MAX = 20_000
 
 
-def _wl_labels(model: GraphModel) -> list[str]:
-    """Sorted labels of every vertex after every WL round (nodes and clusters as vertices)."""
+def _wl_graph(model: GraphModel) -> tuple[list[str], list[list[int]], list[list[int]], list[list[int]]]:
+    """The WL graph: nodes, then clusters (sorted by name) as vertices. Returns the initial
+    labels and, per vertex, its out-, in- (directed only) and membership neighbours."""
     n = len(model.nodes)
     cluster_index = {name: n + i for i, name in enumerate(sorted(model.clusters))}
     size = n + len(cluster_index)
@@ -162,7 +163,13 @@ def _wl_labels(model: GraphModel) -> list[str]:
         if parent in cluster_index:
             member[index].append(cluster_index[parent])
             member[cluster_index[parent]].append(index)
-    labels = ["n"] * n + ["c"] * len(cluster_index)
+    return ["n"] * n + ["c"] * len(cluster_index), out_adj, in_adj, member
+
+
+def _wl_labels(model: GraphModel) -> list[str]:
+    """Sorted labels of every vertex after every WL round (nodes and clusters as vertices)."""
+    n = len(model.nodes)
+    labels, out_adj, in_adj, member = _wl_graph(model)
     seen = list(labels)
     cache = _REFINED
     sha256 = hashlib.sha256

@@ -20,7 +20,7 @@ from synthgen.dot.complexity import complexity_of
 from synthgen.dot.fast import analyse
 from synthgen.dot.features import build
 from synthgen.dot.grammar_sampler import sample
-from synthgen.dot.normal import _refine, _wl_labels, normal_form, normal_hash, normal_hash_of, shape_hash, shape_hash_of
+from synthgen.dot.normal import _refine, _wl_graph, _wl_labels, normal_form, normal_hash, normal_hash_of, shape_hash, shape_hash_of
 from synthgen.dot.parser import DotSyntaxError, decode_dot, parse
 from synthgen.dot.validate import validate_texts
 
@@ -259,27 +259,10 @@ def test_wl_labels_equal_the_reference_refinement():
 
 def _reference_wl(model) -> list[str]:
     """The shape hash's WL labels, one ``_refine`` call per vertex per round (the original loop)."""
-    n = len(model.nodes)
-    cluster_index = {name: n + i for i, name in enumerate(sorted(model.clusters))}
-    size = n + len(cluster_index)
-    out_adj = [[] for _ in range(size)]
-    in_adj = [[] for _ in range(size)]
-    member = [[] for _ in range(size)]
-    for tail, head in model.edges:
-        out_adj[tail].append(head)
-        (in_adj if model.directed else out_adj)[head].append(tail)
-    for name, index in cluster_index.items():
-        for node in model.clusters[name]:
-            member[node].append(index)
-            member[index].append(node)
-        parent = model.cluster_parent.get(name)
-        if parent in cluster_index:
-            member[index].append(cluster_index[parent])
-            member[cluster_index[parent]].append(index)
-    labels = ["n"] * n + ["c"] * len(cluster_index)
+    labels, out_adj, in_adj, member = _wl_graph(model)
     seen = list(labels)
     for _ in range(3):
-        labels = [_refine(labels, v, out_adj, in_adj, member) for v in range(size)]
+        labels = [_refine(labels, v, out_adj, in_adj, member) for v in range(len(labels))]
         seen.extend(labels)
     return sorted(seen)
 
