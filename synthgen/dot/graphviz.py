@@ -178,13 +178,9 @@ class GraphvizChecker:
         errors, warnings = _split_stderr(run.stderr)
         if run.rc != 0 or errors:
             return False
-        by_text: dict[int, list[str]] = {}
-        for warning in warnings:  # a warning with a line number belongs to the text holding that line
-            line = _line_of(warning)
-            if line is None:
-                return False  # can't place it: the echo road can
-            k = _text_at_line(starts, line)
-            by_text.setdefault(k, []).append(_LINE.sub(f"line {line - starts[k] + 1}", warning, count=1))
+        by_text, unplaced = _place_warnings(warnings, starts)
+        if unplaced:
+            return False  # a warning without a line number: the echo road can place it
         for k, i in enumerate(group):
             results[i] = GraphvizResult(True, graphs=graphs[i], warnings=tuple(by_text.get(k, ())))
         return True
@@ -212,12 +208,7 @@ class GraphvizChecker:
     def _settle(self, passed: list[int], segments: list[bytes], run: _Run, starts: list[int], results: list) -> None:
         """Texts whose separator came back passed; give each its own located warnings."""
         _, warnings = _split_stderr(run.stderr)
-        by_text: dict[int, list[str]] = {}
-        for warning in warnings:
-            line = _line_of(warning)
-            if line is not None:
-                k = _text_at_line(starts, line)
-                by_text.setdefault(k, []).append(_LINE.sub(f"line {line - starts[k] + 1}", warning, count=1))
+        by_text, _ = _place_warnings(warnings, starts)
         for k, index in enumerate(passed):
             graphs = len(_GRAPH_HEAD.findall(segments[k]))
             if graphs == 0:
@@ -309,6 +300,21 @@ def _split_stderr(stderr: str) -> tuple[list[str], tuple[str, ...]]:
 def _line_of(message: str) -> int | None:
     match = _LINE.search(message)
     return int(match.group(1)) if match else None
+
+
+def _place_warnings(warnings: tuple[str, ...], starts: list[int]) -> tuple[dict[int, list[str]], int]:
+    """Each warning on the text (position in the batch) holding its stream line, renumbered to
+    that text's own lines; and how many warnings named no line."""
+    by_text: dict[int, list[str]] = {}
+    unplaced = 0
+    for warning in warnings:
+        line = _line_of(warning)
+        if line is None:
+            unplaced += 1
+            continue
+        k = _text_at_line(starts, line)
+        by_text.setdefault(k, []).append(_LINE.sub(f"line {line - starts[k] + 1}", warning, count=1))
+    return by_text, unplaced
 
 
 def _text_at_line(starts: list[int], line: int) -> int:
