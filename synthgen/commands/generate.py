@@ -53,7 +53,8 @@ def _run(spec: Any, model: str, opts: dict[str, Any]) -> None:
             typer.echo(line)
         return
     from synthgen.pipeline.progress import print_summary
-    from synthgen.pipeline.runner import Runner, StopNow
+    from synthgen.pipeline.runner import Runner
+    from synthgen.pipeline.stopping import StopNow
 
     try:
         summary = Runner(config).run()

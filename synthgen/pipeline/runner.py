@@ -14,9 +14,7 @@ like any other stopped run.
 
 from __future__ import annotations
 
-import os
 import signal
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +24,7 @@ from synthgen.pipeline.dedup import DedupConfig, DedupIndex, DedupStep
 from synthgen.pipeline.quota import Quota, QuotaStep
 from synthgen.pipeline.record import RecordContext, accepted_record, failed_record, rejected_record
 from synthgen.pipeline.steps import BatchResult, Pipeline, Sample
+from synthgen.pipeline.stopping import StopFlag, StopNow, signal_label
 
 DEFAULT_MODEL = "smollm2-135m"
 MAX_FAILED_BATCHES = 3  # stop rather than burn the candidate cap on a dead engine
@@ -138,51 +137,6 @@ def request_seeds_ok(backend: Any) -> bool:
     return not (platforms is not None and platforms.current_platform.is_cpu())
 
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-def signal_label(signum: int) -> str:
-    return "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
-
-
-class StopNow(KeyboardInterrupt):
-    """A second stop signal: the batch in flight is abandoned (run.json is still saved).
-    The CLI exits with 128 + ``signum``, like a shell reports a process a signal ended."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal_label(signum))
-        self.signum = signum
-
-
-class _StopFlag:
-    """First SIGINT or SIGTERM: finish the batch in flight, save, stop. A second one: stop now."""
-
-    def __init__(self) -> None:
-        self.signum: int | None = None
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> "_StopFlag":
-        if threading.current_thread() is threading.main_thread():
-            for sig in STOP_SIGNALS:
-                self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.signum is not None:
-            raise StopNow(signum)
-        self.signum = signum
-        try:  # os.write: safe even if the signal landed inside another write to stderr
-            os.write(2, f"\nsynthgen: {signal_label(signum)}: stopping after the batch in flight "
-                        f"(send it again to stop at once)\n".encode())
-        except OSError:
-            pass
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, previous in self._previous.items():
-            signal.signal(sig, previous)
-        self._previous.clear()
-
-
 def _one_line(exc: BaseException) -> str:
     from synthgen.errors import SynthgenError
 
@@ -257,7 +211,7 @@ class Runner:
         cfg = self.config
         budget = Budget(cfg.max_gpu_hours, cfg.max_cost)
         fp = fingerprint(cfg, self.plan)
-        with _StopFlag() as self._stop, RunFolder(cfg.output, resume=cfg.resume, fingerprint=fp) as folder:
+        with StopFlag() as self._stop, RunFolder(cfg.output, resume=cfg.resume, fingerprint=fp) as folder:
             for line in [*folder.notes, *folder.repairs]:
                 self.progress.message(line)
             # The folder's own state (saved when it was first opened, or by an earlier
@@ -340,7 +294,7 @@ class Runner:
                         self.progress.message(f"to continue this run: {state['resume_command']}")
         return self.summary(state, ledger)
 
-    def _should_stop(self, budget: Any, ledger: Any, stop: _StopFlag) -> tuple[str, str]:
+    def _should_stop(self, budget: Any, ledger: Any, stop: StopFlag) -> tuple[str, str]:
         from synthgen.pipeline.runstate import STATUS_COMPLETED, STATUS_INTERRUPTED, stopped
 
         if self.quota.done:

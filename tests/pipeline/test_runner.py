@@ -196,7 +196,7 @@ def test_an_engine_killed_by_the_same_ctrl_c_is_a_stop_not_a_failure(tmp_path, m
 
     from synthgen.backends.fake import FakeBackend
     from synthgen.errors import BackendError
-    from synthgen.pipeline.runner import StopNow
+    from synthgen.pipeline.stopping import StopNow
 
     calls = {"n": 0}
     real_generate = FakeBackend.generate
