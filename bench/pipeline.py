@@ -49,15 +49,13 @@ sys.path.insert(0, str(ROOT))
 
 import psutil  # noqa: E402
 
-from synthgen.backends.base import GenerationRequest, SamplingSettings  # noqa: E402
 from synthgen.backends.fake import FakeBackend  # noqa: E402
-from synthgen.pipeline.dedup import DedupIndex, DedupStep  # noqa: E402
-from synthgen.pipeline.parse_step import ParseStep  # noqa: E402
-from synthgen.pipeline.quota import Quota, QuotaStep  # noqa: E402
-from synthgen.pipeline.record import RecordContext, accepted_record, failed_record, rejected_record  # noqa: E402
-from synthgen.pipeline.steps import Pipeline, Sample  # noqa: E402
-from synthgen.pipeline.validate_step import MeasureStep, ValidateStep  # noqa: E402
-from synthgen.recipes.nl2dot import Planner, compute_targets, load_recipe  # noqa: E402
+from synthgen.recipes import create_recipe  # noqa: E402
+from synthgen.records import Sample  # noqa: E402
+from synthgen.runfolder.envelope import RecordContext, accepted_record, failed_record, rejected_record  # noqa: E402
+from synthgen.steps.base import Pipeline  # noqa: E402
+from synthgen.steps.dedup import DedupIndex, DedupStep  # noqa: E402
+from synthgen.steps.quota import Quota, QuotaStep  # noqa: E402
 
 FAKE_MIX = {"garbage_rate": 0.02, "invalid_rate": 0.03, "duplicate_rate": 0.05, "error_rate": 0.01}
 
@@ -94,10 +92,15 @@ class Timed:
 
     def __init__(self, step, clock: dict[str, float]) -> None:
         self.step, self.clock, self.name = step, clock, step.name
+        self.counters = step.counters
 
     def __call__(self, batch, drops):
         with Span(self.clock, self.name):
             return self.step(batch, drops)
+
+    def settle(self, accepted) -> None:
+        with Span(self.clock, self.name):
+            self.step.settle(accepted)
 
 
 def one_line(text: str) -> str:
@@ -112,20 +115,20 @@ def one_line(text: str) -> str:
 
 
 def item_pool(n: int = 96):
-    recipe = load_recipe()
-    targets = {cell: 1 for cell in compute_targets(len(recipe.domains) * 3, sorted(recipe.domains), recipe.default_weights)}
-    return recipe, Planner(recipe, seed=1).next_items(targets, n)
+    recipe = create_recipe("nl2dot")
+    cells = recipe.targets(len(recipe.templates.domains) * 3)
+    return recipe, recipe.planner(1).next_items({cell: 1 for cell in cells}, n)
 
 
 def run_steps(n: int, batch: int, out: Path, layout: str = "generated") -> dict:
-    from synthgen.pipeline.runstate import fingerprint_of, new_state
-    from synthgen.pipeline.sink import RunFolder
+    from synthgen.runfolder.folder import RunFolder
+    from synthgen.runfolder.state import fingerprint_of, new_state
 
     recipe, pool = item_pool()
-    engine = FakeBackend(**FAKE_MIX)
-    quota = Quota(compute_targets(n, sorted(recipe.domains), recipe.default_weights))
+    engine = FakeBackend(answerer=recipe.fake_answer, **FAKE_MIX)
+    quota = Quota(recipe.targets(n))
     dedup = DedupStep(DedupIndex(targets=quota.targets))
-    steps = [ParseStep(), ValidateStep(), MeasureStep(recipe.complexities), dedup, QuotaStep(quota)]
+    steps = [*recipe.check_steps(), dedup, QuotaStep(quota)]
     clock: dict[str, float] = defaultdict(float)
     pipeline = Pipeline([Timed(s, clock) for s in steps])  # type: ignore[list-item]
     ctx = RecordContext(run_id="bench", backend="fake", model="fake", model_revision=None, plan_seed=1)
@@ -137,7 +140,7 @@ def run_steps(n: int, batch: int, out: Path, layout: str = "generated") -> dict:
         while done < n:
             size = min(batch, n - done)
             items = [dataclasses.replace(pool[(done + i) % len(pool)], id=f"b-{done + i:07d}", index=done + i) for i in range(size)]
-            requests = [GenerationRequest(it.id, it.messages, SamplingSettings(), None, it.seed) for it in items]
+            requests = [recipe.request_for(it, temperature=0.8, seeded=True) for it in items]
             completions = engine.generate(requests)  # not timed: the engine is not what is measured
             if layout == "one-line":
                 for comp in completions:
@@ -145,12 +148,11 @@ def run_steps(n: int, batch: int, out: Path, layout: str = "generated") -> dict:
             by_id = {it.id: it for it in items}
             samples = [Sample(by_id[c.request_id], c) for c in completions]
             with Span(clock, "pipeline"):
-                result = pipeline.run(samples)
-                dedup.settle(result.accepted)
+                result = pipeline.run(samples)  # the pipeline settles dedup itself
             with Span(clock, "record+sink"):
-                folder.append("accepted", [accepted_record(s, ctx) for s in result.accepted])
-                folder.append("rejected", [rejected_record(d, ctx) for d in result.of_kind("rejected")])
-                folder.append("failed", [failed_record(d, ctx) for d in result.of_kind("failed")])
+                folder.append("accepted", [accepted_record(s, ctx, recipe) for s in result.accepted])
+                folder.append("rejected", [rejected_record(d, ctx, recipe) for d in result.of_kind("rejected")])
+                folder.append("failed", [failed_record(d, ctx, recipe) for d in result.of_kind("failed")])
                 state["counters"] = {s.name: dict(s.counters) for s in steps}
                 folder.save_state(state)
             done += size

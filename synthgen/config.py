@@ -23,6 +23,11 @@ M = TypeVar("M", bound=BaseModel)
 
 def load_yaml(path: str | Path, model: type[M]) -> M:
     """Read one YAML file into ``model``; any problem is a ConfigError naming file and field."""
+    return validate_data(read_yaml(path), model, source=str(path))
+
+
+def read_yaml(path: str | Path) -> object:
+    """One YAML file's data (not empty); unreadable or malformed is a ConfigError naming the file."""
     import yaml
 
     path = Path(path)
@@ -41,7 +46,7 @@ def load_yaml(path: str | Path, model: type[M]) -> M:
         raise ConfigError(f"{path}:{where} malformed YAML: {problem}") from None
     if data is None:
         raise ConfigError(f"{path}: file is empty")
-    return validate_data(data, model, source=str(path))
+    return data
 
 
 def validate_data(data: object, model: type[M], *, source: str) -> M:

@@ -34,7 +34,7 @@ class Source(ConfigBase):
     base_hf_id: str | None = None
 
     @model_validator(mode="after")
-    def _one_kind(self) -> "Source":
+    def _one_kind(self) -> Source:
         kinds = [k for k in (self.hf_id, self.path, self.packaged) if k]
         if len(kinds) != 1:
             raise ValueError("give exactly one of hf_id, path, packaged")
@@ -82,8 +82,13 @@ class ModelSpec(ConfigBase):
     throughput_source: str = ""  # where the figure came from: measured (machine) or published
     license: str = ""
 
+    @property
+    def remote(self) -> bool:
+        """An endpoint over HTTP: no local accelerator is held while it generates."""
+        return self.backend == "openai"
+
     @model_validator(mode="after")
-    def _backend_fields(self) -> "ModelSpec":
+    def _backend_fields(self) -> ModelSpec:
         if self.backend in ("vllm", "transformers") and self.source is None:
             raise ValueError(f"backend {self.backend} needs a source")
         if self.backend == "openai" and not (self.provider or self.base_url):
@@ -134,7 +139,7 @@ def local_weights(spec: ModelSpec) -> tuple[str, str | None]:
     if spec.source is None:
         raise ConfigError(f"model {spec.alias!r} has no source", hint="local engines need source.path or source.hf_id")
     if spec.source.packaged:
-        from synthgen.backends.embedded import ensure_embedded_model, packaged_target
+        from synthgen.embedded import ensure_embedded_model, packaged_target
 
         return str(ensure_embedded_model(spec.source.packaged, packaged_target(spec.alias))), None
     if spec.source.path:

@@ -31,3 +31,18 @@ def test_unknown_command_exits_nonzero(capsys):
         assert exc.code != 0
     else:  # pragma: no cover
         raise AssertionError("expected a non-zero exit")
+
+
+def test_recipes_list_shows_the_registry_and_generate_help_its_flags():
+    import json
+
+    out = subprocess.run([sys.executable, "-m", "synthgen", "recipes", "list", "--json"], capture_output=True, text=True, check=True)
+    rows = {r["name"]: r for r in json.loads(out.stdout)}
+    assert rows["nl2dot"]["default"] and rows["nl2dot"]["cells"] == ["domain", "complexity"]
+    assert rows["nl2dot"]["flags"] == ["--domains", "--complexity", "--templates"]
+    assert set(rows["nl2dot"]["options"]) == {"domains", "complexity", "templates"}
+    for command in ("generate", "local", "api"):  # the run options are declared once, for all three
+        text = subprocess.run([sys.executable, "-m", "synthgen", command, "--help"], capture_output=True, text=True,
+                              env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"}, check=True).stdout
+        for flag in ("--recipe ", "--recipe-config", "--count", "--max-gpu-hours", "--domains", "--complexity", "--resume"):
+            assert flag in text, (command, flag)

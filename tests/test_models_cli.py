@@ -73,7 +73,7 @@ def huge_folder(tmp_path_factory) -> Path:
 def truncated_folder(tmp_path_factory) -> Path:
     """The embedded model with its safetensors file cut to 100 MB of its 538 MB, as a copy
     interrupted halfway leaves it."""
-    from synthgen.backends.embedded import ensure_embedded_model
+    from synthgen.embedded import ensure_embedded_model
 
     source = ensure_embedded_model()
     folder = tmp_path_factory.mktemp("models") / "smollm2-truncated"
@@ -89,7 +89,7 @@ def truncated_folder(tmp_path_factory) -> Path:
 
 @pytest.mark.slow
 def test_try_model_too_big_for_memory(tmp_path):
-    from synthgen.backends.embedded import ensure_embedded_model
+    from synthgen.embedded import ensure_embedded_model
 
     folder = ensure_embedded_model()
     (tmp_path / "huge.yaml").write_text(

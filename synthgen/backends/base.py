@@ -9,39 +9,12 @@ requests and returns completions in request order (``n`` completions per request
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import ClassVar, Literal, Protocol, Sequence, runtime_checkable
+from collections.abc import Sequence
+from typing import ClassVar, Protocol, runtime_checkable
 
-FinishReason = Literal["stop", "length", "error"]
+from synthgen.records import Completion, FinishReason, GenerationRequest, SamplingSettings
 
-
-@dataclass(slots=True, frozen=True)
-class SamplingSettings:
-    temperature: float = 0.8
-    top_p: float = 0.95
-    max_tokens: int = 1024
-    n: int = 1
-
-
-@dataclass(slots=True)
-class GenerationRequest:
-    id: str
-    messages: list[dict[str, str]]  # chat messages: [{"role": "system"|"user"|"assistant", "content": ...}]
-    sampling: SamplingSettings = field(default_factory=SamplingSettings)
-    grammar: str | None = None  # Lark source (see grammars/); None means unconstrained
-    seed: int | None = None
-
-
-@dataclass(slots=True)
-class Completion:
-    request_id: str
-    text: str
-    finish_reason: FinishReason
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    latency_s: float = 0.0  # wall time of the call that produced it (a batch's wall time for batched engines)
-    index: int = 0  # 0..n-1 when SamplingSettings.n > 1
-    error: str | None = None  # one line, no secrets; set when finish_reason == "error"
+__all__ = ["Backend", "Completion", "FinishReason", "GenerationRequest", "SamplingSettings"]
 
 
 @runtime_checkable
@@ -49,6 +22,17 @@ class Backend(Protocol):
     name: ClassVar[str]
     supports_grammar: ClassVar[bool]  # can constrain decoding with a Lark grammar
     supports_batching: ClassVar[bool]  # benefits from large batches in one generate() call
+    supports_json_schema: ClassVar[bool]  # can constrain decoding with GenerationRequest.json_schema
+    answers_from_recipe: ClassVar[bool]  # a scripted stand-in: takes ``answerer=`` (the recipe's fake answers)
+
+    @property
+    def source_label(self) -> str:
+        """What wrote a record, for its ``provenance.source`` (``synthetic-<label>``): the
+        engine's name, or the API provider's."""
+
+    @property
+    def supports_request_seed(self) -> bool:
+        """Whether per-request seeds are safe to send (asked after ``load()``)."""
 
     @property
     def accelerators(self) -> int:

@@ -1,14 +1,15 @@
 """A fast, deterministic stand-in engine for the steps around the engine.
 
-It answers in the generation output format with realistic DOT of the size the prompt asks
-for (simple / medium / complex), so pipeline tests, kill tests and benchmarks exercise
-the real parse, Graphviz, measure, dedup and quota code at thousands of records a second.
-Knobs (constructor overrides, or ``SYNTHGEN_FAKE_<NAME>`` environment variables so a test
-can drive the CLI): ``garbage_rate`` (text that is not the output format → failed),
-``invalid_rate`` (DOT that Graphviz rejects → rejected), ``error_rate`` (engine errors),
-``duplicate_rate`` (repeats an earlier answer), ``judge_no_rate`` (judge answers "no"),
-``complexity`` (answer at this level whatever the prompt asks), ``delay_s`` (sleep per batch), ``seed``.
-Outputs depend only on (seed, request id), so a resumed run sees the same answers.
+It knows no recipe: each answer comes from the recipe's ``fake_answer`` hook (the runner
+passes it as ``answerer``), so pipeline tests, kill tests and benchmarks exercise a recipe's
+real checks, dedup and quota at thousands of records a second. Knobs (constructor
+overrides, or ``SYNTHGEN_FAKE_<NAME>`` environment variables so a test can drive the CLI):
+``garbage_rate`` (text in no recipe's format → failed), ``error_rate`` (engine errors),
+``duplicate_rate`` (repeats an earlier answer), ``judge_no_rate`` (the judge answers "no"),
+``delay_s`` (sleep per batch), ``seed``. Any other ``SYNTHGEN_FAKE_<NAME>`` (or override)
+reaches the answerer as a string knob, for the recipe's own defects (nl2dot:
+``invalid_rate``, ``complexity``). Outputs depend only on (seed, request id), so a resumed
+run sees the same answers.
 """
 
 from __future__ import annotations
@@ -17,86 +18,51 @@ import hashlib
 import os
 import random
 import time
-from typing import Any, ClassVar, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
-from synthgen.backends.base import Completion, GenerationRequest
+from synthgen.records import Completion, GenerationRequest
 
-_KNOBS = {"garbage_rate": 0.0, "invalid_rate": 0.0, "error_rate": 0.0, "duplicate_rate": 0.0, "judge_no_rate": 0.0, "delay_s": 0.0, "seed": 0, "complexity": ""}
-_WORDS = (
-    "idle patrol chase attack flee search alert guard reload heal "
-    "connect syn ack established fin_wait close_wait timeout retry handshake reset "
-    "build test lint deploy approve review merge release rollback notify "
-    "home login settings profile cart checkout search_page details help logout "
-    "start move grasp lift place scan charge error_state calibrate stop "
-    "begin_tx read write lock commit abort rollback_tx validate prepare done "
-    "browse add_item payment shipped delivered refund cancel confirm invoice track "
-    "draft submitted in_review approved published archived rejected revised signed expired"
-).split()
-_COLORS = ("lightblue", "lightgray", "palegreen", "lightyellow", "pink", "white")
-_SHAPES = ("box", "ellipse", "circle", "diamond", "doublecircle", "note")
-_SIZES = {"simple": (3, 7, 0), "medium": (9, 13, 0), "complex": (15, 20, 2)}  # nodes min, max, clusters (dot.complexity)
+# (request, rng, knobs) -> the completion's text
+Answerer = Callable[[GenerationRequest, random.Random, dict[str, Any]], str]
+
+_KNOBS: dict[str, Any] = {"garbage_rate": 0.0, "error_rate": 0.0, "duplicate_rate": 0.0, "judge_no_rate": 0.0, "delay_s": 0.0, "seed": 0}
+_ENV_PREFIX = "SYNTHGEN_FAKE_"
+_GARBAGE = ("I cannot help with that.", "digraph { a -> ", "Sure! Here is a graph: a -> b")
 
 
-def _knob(name: str, overrides: dict[str, Any]) -> Any:
-    default = _KNOBS[name]
-    if name in overrides:
-        return type(default)(overrides[name])
-    env = os.environ.get(f"SYNTHGEN_FAKE_{name.upper()}")
-    return type(default)(env) if env else default
+def _knobs(overrides: dict[str, Any]) -> dict[str, Any]:
+    """Typed generic knobs, then every other override or SYNTHGEN_FAKE_* variable as given."""
+    extra = {k[len(_ENV_PREFIX):].lower(): v for k, v in os.environ.items() if k.startswith(_ENV_PREFIX) and v}
+    extra.update({k: v for k, v in overrides.items() if k != "accelerators"})
+    knobs = dict(extra)
+    for name, default in _KNOBS.items():
+        knobs[name] = type(default)(extra[name]) if name in extra else default
+    return knobs
 
 
-def format_output(request: str, dot: str) -> str:
-    """The generation output format that ``split_output`` reads."""
-    try:
-        from synthgen.dot.gen_grammar import format_output as grammar_format
-    except ImportError:
-        return f"REQUEST: {request.strip()}\nDOT:\n{dot.strip()}\n"
-    return grammar_format(request, dot)
+def _no_answers(req: GenerationRequest, rng: random.Random, knobs: dict[str, Any]) -> str:
+    raise NotImplementedError("this recipe has no fake answers")
 
 
-def _asked_complexity(req: GenerationRequest) -> str:
-    text = " ".join(m.get("content", "") for m in req.messages[-1:]).lower()
-    for level in ("complex", "medium", "simple"):
-        if level in text:
-            return level
-    return "medium"
-
-
-def fake_dot(rng: random.Random, complexity: str) -> tuple[str, str]:
-    """(request, DOT) with node count and clusters typical of ``complexity``."""
-    low, high, clusters = _SIZES.get(complexity, _SIZES["medium"])
-    names = rng.sample(_WORDS, rng.randint(low, high))
-    lines = [f"digraph {rng.choice(('G', 'flow', 'states', 'machine'))} {{", f"  rankdir={rng.choice(('LR', 'TB'))};"]
-    lines.append(f"  node [shape={rng.choice(_SHAPES)}, style=filled, fillcolor={rng.choice(_COLORS)}];")
-    groups = [names] if not clusters else [names[i::clusters] for i in range(clusters)]
-    for gi, group in enumerate(groups):
-        pad = "  "
-        if clusters:
-            lines.append(f'  subgraph cluster_{gi} {{\n    label="{group[0]} stage";')
-            pad = "    "
-        lines += [f'{pad}{n} [label="{n.replace("_", " ").title()}"];' for n in group]
-        if clusters:
-            lines.append("  }")
-    for a, b in zip(names, names[1:]):
-        lines.append(f'  {a} -> {b} [label="{rng.choice(_WORDS)}"];')
-    for _ in range(len(names) // 3):
-        a, b = rng.sample(names, 2)
-        lines.append(f"  {a} -> {b};")
-    lines.append("}")
-    request = f"Draw a {complexity} state diagram where {names[0].replace('_', ' ')} leads to " + ", then ".join(
-        n.replace("_", " ") for n in names[1:4]
-    ) + f" (variant {rng.randint(0, 10**6)})."
-    return request, "\n".join(lines)
+def is_judge_request(req: GenerationRequest) -> bool:
+    """The generic judge step's requests end by asking for one word, yes or no."""
+    return "answer yes or no" in req.messages[-1].get("content", "").lower()
 
 
 class FakeBackend:
     name: ClassVar[str] = "fake"
     supports_grammar: ClassVar[bool] = True
     supports_batching: ClassVar[bool] = True
+    supports_json_schema: ClassVar[bool] = True
+    answers_from_recipe: ClassVar[bool] = True
+    supports_request_seed = True
+    source_label = "fake"
 
-    def __init__(self, spec: Any = None, **overrides: Any) -> None:
+    def __init__(self, spec: Any = None, *, answerer: Answerer | None = None, **overrides: Any) -> None:
         self.spec = spec
-        self.knobs = {name: _knob(name, overrides) for name in _KNOBS}
+        self.answerer = answerer or _no_answers
+        self.knobs = _knobs(overrides)
         self._accelerators = int(overrides.get("accelerators", 1))
         self._pool: list[str] = []
         self.calls = 0
@@ -129,21 +95,21 @@ class FakeBackend:
         prompt_tokens = sum(len(m.get("content", "")) for m in req.messages) // 4
         roll = rng.random()
         k = self.knobs
-        if "answer yes or no" in req.messages[-1].get("content", "").lower():
+        if is_judge_request(req):
             text = "no" if roll < k["judge_no_rate"] else "yes"
             return Completion(req.id, text, "stop", prompt_tokens, 1, index=index)
         if roll < k["error_rate"]:
             return Completion(req.id, "", "error", prompt_tokens, 0, index=index, error="fake engine error")
         roll -= k["error_rate"]
         if roll < k["garbage_rate"]:
-            text = rng.choice(("I cannot help with that.", "digraph { a -> ", "Sure! Here is a graph: a -> b"))
+            text = rng.choice(_GARBAGE)
         elif roll - k["garbage_rate"] < k["duplicate_rate"] and self._pool:
             text = rng.choice(self._pool)
         else:
-            request, dot = fake_dot(rng, k["complexity"] or _asked_complexity(req))
-            if rng.random() < k["invalid_rate"]:
-                dot = dot.replace(" -> ", " -> -> ", 1)
-            text = format_output(request, dot)
+            try:
+                text = self.answerer(req, rng, k)
+            except NotImplementedError as exc:
+                return Completion(req.id, "", "error", prompt_tokens, 0, index=index, error=str(exc))
             if len(self._pool) < 64:
                 self._pool.append(text)
         return Completion(req.id, text, "stop", prompt_tokens, max(1, len(text) // 4), index=index)

@@ -55,15 +55,21 @@ def vllm_engine_config(engine: str = DEFAULT_VLLM_GRAMMAR_ENGINE) -> dict[str, A
     return {"backend": engine}
 
 
-def vllm_structured_outputs(grammar: str | None) -> dict[str, Any] | None:
-    """Keyword arguments of ``vllm.sampling_params.StructuredOutputsParams`` (None: unconstrained)."""
+def vllm_structured_outputs(grammar: str | None, json_schema: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """Keyword arguments of ``vllm.sampling_params.StructuredOutputsParams`` (None: unconstrained).
+    A grammar and a JSON schema are exclusive: vLLM takes one structured-output kind per request."""
+    if grammar is not None and json_schema is not None:
+        raise ConfigError("a request has both a grammar and a JSON schema", hint="give one of them")
+    if json_schema is not None:
+        return {"json": json_schema}
     if grammar is None:
         return None
     return {"grammar": check_lark_grammar(grammar)}
 
 
 def vllm_sampling_kwargs(
-    *, temperature: float, top_p: float, max_tokens: int, n: int, seed: int | None, grammar: str | None
+    *, temperature: float, top_p: float, max_tokens: int, n: int, seed: int | None, grammar: str | None,
+    json_schema: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments of ``vllm.SamplingParams`` except ``structured_outputs`` (built by
     the backend from :func:`vllm_structured_outputs`, since it needs vLLM's class)."""
@@ -74,7 +80,7 @@ def vllm_sampling_kwargs(
         "n": n,
         "seed": seed,
     }
-    if grammar is not None:
+    if grammar is not None or json_schema is not None:
         # Grammar tokens such as "\n" or "}" must reach the matcher: no stop strings, and
         # EOS stays the only way to end, so a finished grammar ends the output.
         kwargs["skip_special_tokens"] = True

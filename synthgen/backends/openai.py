@@ -24,7 +24,8 @@ import email.utils
 import logging
 import random
 import time
-from typing import Any, ClassVar, Coroutine, Sequence, TypeVar
+from collections.abc import Coroutine, Sequence
+from typing import Any, ClassVar, TypeVar
 
 import httpx
 from pydantic import Field, ValidationError
@@ -78,6 +79,9 @@ class UnknownModelError(BackendError):
 class OpenAIBackend:
     name: ClassVar[str] = "openai"
     supports_batching: ClassVar[bool] = True
+    supports_json_schema: ClassVar[bool] = False  # a JSON schema request is generated unconstrained, then checked
+    answers_from_recipe: ClassVar[bool] = False
+    supports_request_seed = True
 
     def __init__(self, spec: ModelSpec, **overrides: Any) -> None:
         try:
@@ -100,6 +104,10 @@ class OpenAIBackend:
 
     def __repr__(self) -> str:
         return f"OpenAIBackend(provider={self.provider.name!r}, model={self.model!r}, base_url={self._scrub(self.endpoint.base_url)!r})"
+
+    @property
+    def source_label(self) -> str:
+        return self.spec.provider or "openai"
 
     @property
     def accelerators(self) -> int:

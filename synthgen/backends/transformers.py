@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from itertools import groupby
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from synthgen.backends.base import Completion, GenerationRequest
 from synthgen.backends.grammar_args import outlines_cfg_source
@@ -67,6 +68,10 @@ class TransformersBackend:
     name: ClassVar[str] = "transformers"
     supports_grammar: ClassVar[bool] = True
     supports_batching: ClassVar[bool] = True
+    supports_json_schema: ClassVar[bool] = False  # a JSON schema request is generated unconstrained, then checked
+    answers_from_recipe: ClassVar[bool] = False
+    supports_request_seed = True
+    source_label = "transformers"
 
     def __init__(self, spec: ModelSpec, *, batch_size: int = 16, seed: int = 0, device: str | None = None,
                  threads: int | None = None, **_: Any) -> None:

@@ -22,9 +22,10 @@ import re
 import sys
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from synthgen.backends.base import Completion, FinishReason, GenerationRequest
 from synthgen.backends.grammar_args import (
@@ -117,6 +118,9 @@ class VllmBackend:
     name: ClassVar[str] = "vllm"
     supports_grammar: ClassVar[bool] = True
     supports_batching: ClassVar[bool] = True
+    supports_json_schema: ClassVar[bool] = True
+    answers_from_recipe: ClassVar[bool] = False
+    source_label = "vllm"
 
     def __init__(
         self,
@@ -148,6 +152,13 @@ class VllmBackend:
     @property
     def accelerators(self) -> int:
         return 1 if self._on_cpu else self.spec.parallelism.tensor * self.spec.parallelism.pipeline
+
+    @property
+    def supports_request_seed(self) -> bool:
+        """vLLM on CPU (0.32) kills its worker on a seeded request whose prefill is chunked
+        ("CPU Generator does not use offset"), so a loaded CPU engine takes no per-request
+        seeds (the engine-level seed still applies)."""
+        return not self._on_cpu
 
     @property
     def llm(self) -> Any:
@@ -253,9 +264,9 @@ class VllmBackend:
         s = request.sampling
         kwargs = vllm_sampling_kwargs(
             temperature=s.temperature, top_p=s.top_p, max_tokens=s.max_tokens, n=s.n, seed=request.seed,
-            grammar=request.grammar,
+            grammar=request.grammar, json_schema=request.json_schema,
         )
-        structured = vllm_structured_outputs(request.grammar)
+        structured = vllm_structured_outputs(request.grammar, request.json_schema)
         if structured is not None:
             kwargs["structured_outputs"] = StructuredOutputsParams(**structured)
         return SamplingParams(**kwargs)

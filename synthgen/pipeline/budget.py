@@ -7,9 +7,10 @@ model's YAML. So a local run and an API run of the same recipe can be compared o
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from synthgen.errors import ConfigError
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 CHARS_PER_TOKEN = 4  # the usual rough figure for English and code when no tokenizer is at hand
 
 
-def usd_for(prompt_tokens: float, completion_tokens: float, prices: "Prices | None") -> float:
+def usd_for(prompt_tokens: float, completion_tokens: float, prices: Prices | None) -> float:
     if prices is None:
         return 0.0
     return (prompt_tokens * prices.input_per_1m + completion_tokens * prices.output_per_1m) / 1_000_000
@@ -38,7 +39,7 @@ class Ledger:
     usd: float = 0.0
 
     def charge(
-        self, completions: Sequence["Completion"], wall_s: float, accelerators: int, prices: "Prices | None"
+        self, completions: Sequence[Completion], wall_s: float, accelerators: int, prices: Prices | None
     ) -> None:
         """Charge one ``backend.generate`` call. A prompt is counted once per request even
         when it asked for n completions (that is how engines and APIs bill it)."""
@@ -62,8 +63,14 @@ class Ledger:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def load(self, data: dict[str, Any] | None) -> None:
+        """Take up a saved ledger in place (the engine-call paths hold this object)."""
+        saved = Ledger.from_dict(data)
+        for f in fields(Ledger):
+            setattr(self, f.name, getattr(saved, f.name))
+
     @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> "Ledger":
+    def from_dict(cls, data: dict[str, Any] | None) -> Ledger:
         """Unknown keys are ignored (a newer run.json), missing ones start at zero."""
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in (data or {}).items() if k in known})
@@ -153,14 +160,14 @@ def estimate(
     prompt_tokens_each: float,
     max_tokens: int,
     expected_completion_tokens: float,
-    spec: "ModelSpec",
+    spec: ModelSpec,
 ) -> Estimate:
     """Tokens from the plan; time from the spec's throughput figure.
 
     ``throughput_tokens_per_s`` is read as generated tokens per second of one replica
     (tensor x pipeline accelerators); data parallelism runs replicas side by side, so it
     shortens wall time but not GPU-hours."""
-    remote = spec.backend == "openai"
+    remote = spec.remote
     prompt = n_requests * prompt_tokens_each
     expected = n_requests * min(expected_completion_tokens, max_tokens)
     worst = float(n_requests * max_tokens)
@@ -202,7 +209,7 @@ class TokenCount:
         return self.total / n if n else 0.0
 
 
-def _tokenizer_folder(spec: "ModelSpec | None", folder: str | Path | None) -> Path | None:
+def _tokenizer_folder(spec: ModelSpec | None, folder: str | Path | None) -> Path | None:
     candidates = [folder] if folder else []
     if spec is not None and spec.source is not None and spec.source.path:
         candidates.append(spec.source.path)
@@ -214,7 +221,7 @@ def _tokenizer_folder(spec: "ModelSpec | None", folder: str | Path | None) -> Pa
 
 
 def count_prompt_tokens(
-    texts: Iterable[str], spec: "ModelSpec | None" = None, *, tokenizer_folder: str | Path | None = None
+    texts: Iterable[str], spec: ModelSpec | None = None, *, tokenizer_folder: str | Path | None = None
 ) -> TokenCount:
     """Count with the model's own tokenizer when a local folder has one (never the network:
     air-gapped machines must not hang on a hub lookup), else chars/4."""

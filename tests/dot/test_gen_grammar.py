@@ -163,8 +163,9 @@ def test_variants_compile_with_the_embedded_models_tokenizer():
 
 def _embedded_tokenizer():
     try:
-        from synthgen.backends.embedded import ensure_embedded_model
         from transformers import AutoTokenizer
+
+        from synthgen.embedded import ensure_embedded_model
 
         return AutoTokenizer.from_pretrained(str(ensure_embedded_model()))
     except (ImportError, SynthgenError) as exc:

@@ -21,8 +21,8 @@ import sys
 import time
 
 from synthgen.errors import SynthgenError
-from synthgen.pipeline.runstate import fingerprint_of
-from synthgen.pipeline.sink import RunFolder
+from synthgen.runfolder.folder import RunFolder
+from synthgen.runfolder.state import fingerprint_of
 
 FINGERPRINT = fingerprint_of({"test": "kill_helper", "seed": 7})
 BATCH = 7

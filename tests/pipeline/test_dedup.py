@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from synthgen.backends.base import Completion
-from synthgen.pipeline.dedup import DedupConfig, DedupIndex, DedupStep, exact_key, normalize_request
-from synthgen.pipeline.steps import Pipeline, Sample
 from synthgen.recipes.nl2dot import PlanItem
+from synthgen.recipes.nl2dot.steps import keys_for
+from synthgen.records import Sample
+from synthgen.steps.base import Pipeline
+from synthgen.steps.dedup import DedupConfig, DedupIndex, DedupStep, exact_key, normalize_request
 
 DOT = (
     'digraph order {{\n  cart [label="Cart"];\n  pay [label="Payment"];\n  ship [label="Shipped"];\n'
@@ -17,15 +19,13 @@ REQUEST = "Draw the order flow of a web shop from cart to payment, shipping and 
 
 def make(i: int, request: str, dot: str, shape: str = "s:a", normal: str | None = None, domain: str = "ecommerce") -> Sample:
     it = PlanItem(f"1-{i:06d}", i, domain, "orders", "medium", {}, [], "t", "1", i)
-    s = Sample(it, Completion(it.id, "", "stop"), request=request, dot=dot, complexity="medium")
-    s.hashes = {"normal_hash": normal or f"n:{hash(dot)}", "shape_hash": shape}
-    return s
+    hashes = {"normal_hash": normal or f"n:{hash(dot)}", "shape_hash": shape}
+    return Sample(it, Completion(it.id, "", "stop"), fields={"request": request, "dot": dot, "complexity": "medium"},
+                  cell=(domain, "medium"), keys=keys_for(request, dot, hashes), hashes=hashes)
 
 
 def run(step: DedupStep, samples: list[Sample]):
-    result = Pipeline([step]).run(samples)
-    step.settle(result.accepted)
-    return result
+    return Pipeline([step]).run(samples)  # the pipeline settles its steps
 
 
 def test_exact_duplicate_ignores_case_spacing_and_punctuation_of_the_request():
@@ -79,11 +79,14 @@ def test_index_rebuilt_from_accepted_records_catches_duplicates_on_resume():
     step = DedupStep(DedupIndex())
     run(step, [accepted])
     record = {
-        "id": "1-000000", "request": accepted.request, "dot": accepted.dot, "domain": "ecommerce",
+        "id": "1-000000", "request": accepted.fields["request"], "dot": accepted.fields["dot"], "domain": "ecommerce",
         "complexity_measured": "medium", "validation": {"hashes": dict(accepted.hashes)},
     }
+    from synthgen.recipes import create_recipe
+
+    recipe = create_recipe("nl2dot")
     rebuilt = DedupIndex()
-    rebuilt.add_record(record)
+    rebuilt.add_record(record["id"], recipe.cell_of(record), recipe.keys_of(record), record["validation"]["hashes"].get("exact"))
     again = DedupStep(rebuilt)
     result = run(again, [make(5, REQUEST, DOT.format(label="ship it"), normal="n:z"),
                          make(6, REQUEST + " Thanks.", DOT.format(label="ship it"))])
@@ -98,8 +101,8 @@ def test_minhash_equals_datasketch_update_batch_over_the_shingle_strings():
     import numpy as np
     from datasketch import MinHash
 
-    from synthgen.backends.fake import fake_dot
-    from synthgen.pipeline.dedup import _hash_values, shingles
+    from synthgen.recipes.nl2dot.fake import fake_dot
+    from synthgen.steps.dedup import _hash_values, shingles
 
     index = DedupIndex()
     rng = random.Random(3)

@@ -1,16 +1,17 @@
-"""Quota: exact counts per (domain, MEASURED complexity); full cells drop quota_full."""
+"""Quota: exact counts per MEASURED cell (nl2dot: domain, measured complexity); full cells drop quota_full."""
 
 from __future__ import annotations
 
 from synthgen.backends.base import Completion
-from synthgen.pipeline.quota import Quota, QuotaStep
-from synthgen.pipeline.steps import Pipeline, Sample
 from synthgen.recipes.nl2dot import PlanItem
+from synthgen.records import Sample
+from synthgen.steps.base import Pipeline
+from synthgen.steps.quota import Quota, QuotaStep
 
 
 def make(i: int, requested: str, measured: str, domain: str = "robotics") -> Sample:
     it = PlanItem(f"1-{i:06d}", i, domain, "arm", requested, {}, [], "t", "1", i)
-    return Sample(it, Completion(it.id, "", "stop"), complexity=measured)
+    return Sample(it, Completion(it.id, "", "stop"), cell=(domain, measured))
 
 
 def test_counts_go_to_the_measured_bucket_and_full_cells_drop():

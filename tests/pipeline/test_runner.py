@@ -24,10 +24,11 @@ FAKE = ModelSpec(alias="fake", backend="fake")
 
 def run(tmp_path: Path, name: str = "run", spec: ModelSpec = FAKE, **kw) -> tuple[dict, Path, str]:
     overrides = kw.pop("fake", {})
+    recipe_options = {k: kw.pop(k) for k in ("domains", "complexity", "templates") if k in kw}
     out = tmp_path / name
     log = io.StringIO()
     cfg = RunConfig(output=out, spec=spec, model=spec.alias, seed=3, batch_size=kw.pop("batch_size", 8),
-                    backend_overrides=overrides, resume_command=f"synthgen generate --output {out} --resume", **kw)
+                    backend_overrides=overrides, recipe_options=recipe_options, resume_command=f"synthgen generate --output {out} --resume", **kw)
     summary = Runner(cfg, progress=Progress(log, every_s=0)).run()
     return summary, out, log.getvalue()
 
@@ -148,7 +149,7 @@ def _canned_dot(body: dict) -> str:
     import hashlib
     import random
 
-    from synthgen.backends.fake import fake_dot, format_output
+    from synthgen.recipes.nl2dot.fake import fake_dot, format_output
 
     text = body["messages"][-1]["content"].lower()
     level = next((lvl for lvl in ("complex", "medium", "simple") if lvl in text), "medium")

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from synthgen.pipeline.runlog import RunLogger, scrub
-from synthgen.pipeline.runstate import fingerprint_of, new_state
-from synthgen.pipeline.sink import RunFolder
+from synthgen.runfolder.folder import RunFolder
+from synthgen.runfolder.log import RunLogger, scrub
+from synthgen.runfolder.state import fingerprint_of, new_state
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = {

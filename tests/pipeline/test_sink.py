@@ -16,15 +16,15 @@ from pathlib import Path
 import pytest
 
 from synthgen.errors import OutputError, ResumeError
-from synthgen.pipeline import sink as sink_mod
-from synthgen.pipeline.runstate import (
+from synthgen.runfolder import folder as sink_mod
+from synthgen.runfolder.folder import RunFolder
+from synthgen.runfolder.state import (
     SCHEMA_VERSION,
     diff_fingerprints,
     fingerprint_of,
     new_state,
     stopped,
 )
-from synthgen.pipeline.sink import RunFolder
 
 HELPER = Path(__file__).with_name("kill_helper.py")
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,13 +5,18 @@ from __future__ import annotations
 import pytest
 
 from synthgen.backends.base import Completion
-from synthgen.backends.fake import FakeBackend, fake_dot, format_output
+from synthgen.backends.fake import FakeBackend
 from synthgen.pipeline.budget import Ledger
-from synthgen.pipeline.judge import JudgeStep, parse_verdict
-from synthgen.pipeline.parse_step import ParseStep
-from synthgen.pipeline.record import RecordContext, accepted_record, failed_record, rejected_record
-from synthgen.pipeline.steps import Pipeline, Sample, Step
+from synthgen.pipeline.engine import EngineCall
+from synthgen.recipes import create_recipe
 from synthgen.recipes.nl2dot import PlanItem
+from synthgen.recipes.nl2dot.fake import fake_dot, format_output
+from synthgen.recipes.nl2dot.steps import MeasureStep, ValidateStep
+from synthgen.recipes.nl2dot.steps import Nl2DotParse as ParseStep
+from synthgen.records import Sample
+from synthgen.runfolder.envelope import RecordContext, accepted_record, failed_record, rejected_record
+from synthgen.steps.base import Pipeline, Step
+from synthgen.steps.judge import JudgeStep, parse_verdict
 
 GOOD_DOT = 'digraph G {\n  a [label="Start"];\n  b [label="Done"];\n  a -> b [label="go"];\n}'
 
@@ -63,7 +68,7 @@ def test_parse_step_sorts_engine_failures_from_output():
     result = Pipeline([step]).run(batch)
     assert len(result.accepted) == 1
     ok = result.accepted[0]
-    assert ok.request == "Draw a two-step flow." and ok.dot == GOOD_DOT
+    assert ok.fields["request"] == "Draw a two-step flow." and ok.fields["dot"] == GOOD_DOT
     assert {d.reason: d.kind for d in result.drops} == {
         "engine_error": "failed", "truncated": "failed", "malformed_output": "failed",
     }
@@ -72,35 +77,41 @@ def test_parse_step_sorts_engine_failures_from_output():
 
 @pytest.mark.graphviz
 def test_validate_and_measure_fill_hashes_and_drop_invalid(require_graphviz):
-    from synthgen.pipeline.validate_step import MeasureStep, ValidateStep
-
     bad = GOOD_DOT.replace("a -> b", "a -> -> b")
     batch = [sample(format_output("r", GOOD_DOT), i=0), sample(format_output("r", bad), i=1)]
     validate, measure = ValidateStep(), MeasureStep(("simple", "medium", "complex"))
     result = Pipeline([ParseStep(), validate, measure]).run(batch)
     assert len(result.accepted) == 1
     good = result.accepted[0]
-    assert good.grammar_ok and good.graphviz_ok
-    assert good.complexity in ("simple", "medium", "complex") and good.features
+    assert good.fields["grammar_ok"] and good.fields["graphviz_ok"]
+    assert good.fields["complexity"] in ("simple", "medium", "complex") and good.fields["features"]
     assert good.hashes["normal_hash"] and good.hashes["shape_hash"]
+    assert good.cell == ("workflows", good.fields["complexity"])  # what the generic steps read
+    assert good.keys.content_hash == good.hashes["normal_hash"] and good.keys.shape == good.hashes["shape_hash"]
     (drop,) = result.drops
     assert drop.step == "validate" and drop.kind == "rejected" and drop.reason in ("grammar", "graphviz")
     assert drop.detail  # the parser's or Graphviz's own message
 
 
-def test_judge_step_charges_the_ledger_and_drops_no():
+def test_judge_step_charges_the_ledger_logs_and_drops_no(tmp_path):
+    from synthgen.runfolder.log import RunLogger
+
     ledger = Ledger()
-    judge = JudgeStep(FakeBackend(judge_no_rate=0.5), "fake", ledger)
+    log = RunLogger(tmp_path / "log.jsonl")
+    engine = EngineCall(FakeBackend(judge_no_rate=0.5), "fake", None, ledger, log)
+    judge = JudgeStep(engine, "fake", create_recipe("nl2dot").judge_messages)
     batch = []
     for i in range(20):
         s = sample("", i=i)
-        s.request, s.dot = f"flow {i}", GOOD_DOT
+        s.fields.update(request=f"flow {i}", dot=GOOD_DOT)
         batch.append(s)
     result = Pipeline([judge]).run(batch)
     assert 0 < len(result.accepted) < 20
     assert all(s.judge == {"model": "fake", "verdict": "yes"} for s in result.accepted)
     assert {d.reason for d in result.drops} == {"judge_no"}
     assert ledger.calls == 20 and ledger.prompt_tokens > 0 and ledger.completion_tokens == 20
+    log.close()
+    assert '"event": "engine_call"' in (tmp_path / "log.jsonl").read_text()  # the judge's call is logged too
 
 
 @pytest.mark.parametrize("text,verdict", [("yes", "yes"), (" No.", "no"), ("'Yes'", "yes"), ("maybe", None), ("", None)])
@@ -113,11 +124,11 @@ def test_records_carry_the_documented_fields():
 
     request, dot = fake_dot(random.Random(1), "simple")
     s = sample(format_output(request, dot))
-    s.request, s.dot, s.complexity, s.features = request, dot, "simple", {"nodes": 4}
-    s.grammar_ok = s.graphviz_ok = True
+    s.fields.update(request=request, dot=dot, complexity="simple", features={"nodes": 4}, grammar_ok=True, graphviz_ok=True)
     s.hashes = {"normal_hash": "n:1", "shape_hash": "s:1", "exact": "x1:1"}
     ctx = RecordContext(run_id="r1", backend="fake", model="fake", model_revision=None, plan_seed=7)
-    rec = accepted_record(s, ctx)
+    recipe = create_recipe("nl2dot")
+    rec = accepted_record(s, ctx, recipe)
     assert set(rec) == {
         "id", "task_type", "request", "dot", "domain", "subtopic", "complexity_requested", "complexity_measured",
         "features", "provenance", "validation", "tokens", "compute_s", "created_at",
@@ -128,16 +139,15 @@ def test_records_carry_the_documented_fields():
     assert rec["tokens"] == {"prompt": 10, "completion": 20}
 
     result = Pipeline([ParseStep()]).run([sample("garbage", i=3)])
-    failed = failed_record(result.drops[0], ctx)
+    failed = failed_record(result.drops[0], ctx, recipe)
     assert failed["raw_text"] == "garbage" and failed["prompt"] == item(3).messages and failed["reason"] == "malformed_output"
-    rejected = rejected_record(result.drops[0], ctx)
+    rejected = rejected_record(result.drops[0], ctx, recipe)
     assert rejected["reason"] == "malformed_output" and rejected["step"] == "parse"
 
 
 def test_measure_step_measures_when_validation_did_not():
-    from synthgen.pipeline.validate_step import MeasureStep
-
     s = sample(format_output("r", GOOD_DOT))
-    s.request, s.dot = "r", GOOD_DOT
+    s.fields.update(request="r", dot=GOOD_DOT)
     result = Pipeline([MeasureStep(("simple", "medium", "complex"))]).run([s])
-    assert result.accepted == [s] and s.complexity == "simple" and s.features
+    assert result.accepted == [s] and s.fields["complexity"] == "simple" and s.fields["features"]
+    assert s.cell == ("workflows", "simple")

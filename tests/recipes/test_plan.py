@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from synthgen.recipes.nl2dot import Planner, candidates_for, compute_targets, load_recipe, plan_items
-from synthgen.recipes.nl2dot.prompts import pick_fewshot
 from synthgen.errors import UnknownNameError
+from synthgen.pipeline.runner import candidates_for
+from synthgen.recipes.nl2dot import Planner, compute_targets, load_recipe, plan_items
+from synthgen.recipes.nl2dot.prompts import pick_fewshot
 
 ROOT = Path(__file__).resolve().parents[2]
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")

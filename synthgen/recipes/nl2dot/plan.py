@@ -10,18 +10,16 @@ run continues with ``Planner(recipe, seed, start_index=<items planned so far>)``
 from __future__ import annotations
 
 import hashlib
-import math
 import random
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
+from synthgen.apportion import apportion
 from synthgen.errors import ConfigError, UnknownNameError
 from synthgen.recipes.nl2dot.prompts import render
-from synthgen.recipes.nl2dot.templates import Recipe
+from synthgen.recipes.nl2dot.templates import Templates
 
 Cell = tuple[str, str]  # (domain, complexity)
-# Below this acceptance rate the estimate is noise; never plan more than 1/MIN_RATE per need.
-MIN_ACCEPTANCE_RATE = 0.05
 
 
 @dataclass(slots=True, frozen=True)
@@ -47,7 +45,7 @@ def item_seed(seed: int, index: int) -> int:
 class Planner:
     """Hands out plan items for the cells the runtime says are still short."""
 
-    def __init__(self, recipe: Recipe, seed: int, *, start_index: int = 0) -> None:
+    def __init__(self, recipe: Templates, seed: int, *, start_index: int = 0) -> None:
         if start_index < 0:
             raise ConfigError(f"plan start index must be >= 0, got {start_index}")
         self.recipe = recipe
@@ -90,7 +88,7 @@ class Planner:
             return []
         shift = self._next % len(cells)
         cells = cells[shift:] + cells[:shift]
-        counts = _apportion(n, [cells_needed[c] for c in cells])
+        counts = apportion(n, [cells_needed[c] for c in cells])
         items: list[PlanItem] = []
         while len(items) < n:
             for i, cell in enumerate(cells):
@@ -106,18 +104,7 @@ class Planner:
         return domain, order.index(complexity) if complexity in order else len(order)
 
 
-def _apportion(n: int, needs: list[int]) -> list[int]:
-    """Largest remainder over ``needs``; ties go to the earlier (already rotated) cell."""
-    total = sum(needs)
-    exact = [n * k / total for k in needs]
-    counts = [math.floor(x) for x in exact]
-    order = sorted(range(len(needs)), key=lambda i: (-(exact[i] - counts[i]), i))
-    for i in order[: n - sum(counts)]:
-        counts[i] += 1
-    return counts
-
-
-def plan_items(recipe: Recipe, targets: Mapping[Cell, int], *, seed: int, start_index: int = 0) -> Iterator[PlanItem]:
+def plan_items(recipe: Templates, targets: Mapping[Cell, int], *, seed: int, start_index: int = 0) -> Iterator[PlanItem]:
     """An endless stream cycling over the cells with a positive target, in proportion to it.
 
     For callers that don't track needs; the runtime's loop uses ``Planner.next_items``."""
@@ -127,15 +114,3 @@ def plan_items(recipe: Recipe, targets: Mapping[Cell, int], *, seed: int, start_
         return
     while True:
         yield from planner.next_items(targets, total)
-
-
-def candidates_for(needed: int, acceptance_rate: float, cap_left: int) -> int:
-    """How many candidates to request for ``needed`` more accepts, within the hard cap.
-
-    ``acceptance_rate`` is the measured accepted/candidates so far (use 1.0 before any
-    data); it is clamped to [MIN_ACCEPTANCE_RATE, 1] so a bad start can't ask for millions."""
-    if needed <= 0 or cap_left <= 0:
-        return 0
-    rate = acceptance_rate if isinstance(acceptance_rate, int | float) and not math.isnan(acceptance_rate) else 1.0
-    rate = min(1.0, max(MIN_ACCEPTANCE_RATE, rate))
-    return min(cap_left, math.ceil(needed / rate - 1e-9))

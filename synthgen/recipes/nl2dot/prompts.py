@@ -12,8 +12,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from synthgen.recipes.nl2dot.templates import Domain, FewShotExample, Recipe
-
+from synthgen.recipes.nl2dot.templates import Domain, FewShotExample, Templates
 
 # Filled into templates but not worth repeating in every record: they follow from domain,
 # subtopic and complexity, which the plan item carries anyway.
@@ -36,11 +35,11 @@ def format_output(request: str, dot: str) -> str:
     return grammar_format(request, dot)
 
 
-def system_message(recipe: Recipe) -> str:
+def system_message(recipe: Templates) -> str:
     return f"{recipe.system_prompt}\n\n{recipe.output_format}"
 
 
-def sample_params(recipe: Recipe, domain: Domain, complexity: str, rng: random.Random) -> tuple[str, dict[str, str], int]:
+def sample_params(recipe: Templates, domain: Domain, complexity: str, rng: random.Random) -> tuple[str, dict[str, str], int]:
     """Pick a subtopic, one value per parameter, and a phrasing: (subtopic, params, template index)."""
     sub = rng.choice(domain.subtopics)
     level = recipe.complexity_levels[complexity]
@@ -62,13 +61,13 @@ def sample_params(recipe: Recipe, domain: Domain, complexity: str, rng: random.R
     return sub.name, params, index
 
 
-def user_message(recipe: Recipe, domain: Domain, template_index: int, params: dict[str, str]) -> str:
+def user_message(recipe: Templates, domain: Domain, template_index: int, params: dict[str, str]) -> str:
     ask = domain.user_templates[template_index].format(**params)
     suffix = recipe.request_suffix.format(complexity=params["complexity"], structure=params["structure"], tone=params["tone"])
     return f"{ask}\n\n{suffix}"
 
 
-def fewshot_user(recipe: Recipe, example: FewShotExample) -> str:
+def fewshot_user(recipe: Templates, example: FewShotExample) -> str:
     """The user turn paired with a few-shot answer: the same kind of ask a real item gets."""
     domain = recipe.domains[example.domains[0]]
     ask = recipe.fewshot_user.format(
@@ -79,7 +78,7 @@ def fewshot_user(recipe: Recipe, example: FewShotExample) -> str:
     return f"{ask}\n\n{suffix}"
 
 
-def pick_fewshot(recipe: Recipe, domain: str, complexity: str, k: int, rng: random.Random) -> list[FewShotExample]:
+def pick_fewshot(recipe: Templates, domain: str, complexity: str, k: int, rng: random.Random) -> list[FewShotExample]:
     """k examples, preferring the same complexity, then the same domain; ties drawn by rng.
 
     The best match goes last, nearest the real ask, where small models copy from most."""
@@ -93,7 +92,7 @@ def pick_fewshot(recipe: Recipe, domain: str, complexity: str, k: int, rng: rand
     return [e for _, _, e in keyed[:k]][::-1]
 
 
-def build_messages(recipe: Recipe, user_text: str, fewshot: list[FewShotExample]) -> list[dict[str, str]]:
+def build_messages(recipe: Templates, user_text: str, fewshot: list[FewShotExample]) -> list[dict[str, str]]:
     messages = [{"role": "system", "content": system_message(recipe)}]
     for example in fewshot:
         messages.append({"role": "user", "content": fewshot_user(recipe, example)})
@@ -102,7 +101,7 @@ def build_messages(recipe: Recipe, user_text: str, fewshot: list[FewShotExample]
     return messages
 
 
-def render(recipe: Recipe, domain_name: str, complexity: str, rng: random.Random, *, k: int | None = None) -> RenderedPrompt:
+def render(recipe: Templates, domain_name: str, complexity: str, rng: random.Random, *, k: int | None = None) -> RenderedPrompt:
     """Everything one plan item needs, drawn from ``rng`` in a fixed order."""
     domain = recipe.domains[domain_name]
     subtopic, params, index = sample_params(recipe, domain, complexity, rng)

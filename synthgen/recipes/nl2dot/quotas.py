@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 
+from synthgen.apportion import largest_remainder
 from synthgen.errors import ConfigError, UnknownNameError
 
 COMPLEXITIES: tuple[str, ...] = ("simple", "medium", "complex")
@@ -40,17 +41,6 @@ def normalize_weights(weights: Mapping[str, float], *, source: str = "complexity
     return {c: float(weights.get(c, 0.0)) / scale for c in COMPLEXITIES}
 
 
-def _largest_remainder(total: int, shares: list[float]) -> list[int]:
-    """Integers summing to ``total`` in proportion to ``shares``; ties go to the earlier entry."""
-    exact = [total * s for s in shares]
-    floors = [math.floor(x + 1e-9) for x in exact]
-    left = total - sum(floors)
-    order = sorted(range(len(shares)), key=lambda i: (-(exact[i] - floors[i]), i))
-    for i in order[:left]:
-        floors[i] += 1
-    return floors
-
-
 def compute_targets(count: int, domains: list[str], complexity_weights: Mapping[str, float]) -> dict[tuple[str, str], int]:
     """Quota per (domain, complexity), summing exactly to ``count``.
 
@@ -63,13 +53,13 @@ def compute_targets(count: int, domains: list[str], complexity_weights: Mapping[
         dup = next(d for d in domains if domains.count(d) > 1)
         raise ConfigError(f"domain {dup!r} listed twice")
     weights = normalize_weights(complexity_weights)
-    per_level = _largest_remainder(count, [weights[c] for c in COMPLEXITIES])
+    per_level = largest_remainder(count, [weights[c] for c in COMPLEXITIES])
     targets = {(d, c): 0 for d in domains for c in COMPLEXITIES}
     offset = 0
     n = len(domains)
     for c, level_total in zip(COMPLEXITIES, per_level, strict=True):
         base, extra = divmod(level_total, n)
-        for i, d in enumerate(domains):
+        for d in domains:
             targets[(d, c)] = base
         for k in range(extra):
             targets[(domains[(offset + k) % n], c)] += 1

@@ -1,4 +1,4 @@
-"""The nl2dot recipe's YAML: pydantic models for the files, and the frozen ``Recipe`` built from them.
+"""The nl2dot recipe's YAML: pydantic models for the files, and the frozen ``Templates`` built from them.
 
 Layout of a templates folder (the shipped one is ``templates/nl2dot/``)::
 
@@ -134,7 +134,7 @@ class Domain:
 
 
 @dataclass(slots=True, frozen=True)
-class Recipe:
+class Templates:
     """Everything the planner needs, validated once; ``fingerprint()`` pins it for resume."""
 
     name: str
@@ -232,7 +232,7 @@ def shipped_dir() -> Path:
     return resource_dir("templates") / RECIPE_NAME
 
 
-def load_recipe(templates_dir: Path | str | None = None) -> Recipe:
+def load_recipe(templates_dir: Path | str | None = None) -> Templates:
     """Load the shipped templates with the user's folder (if any) laid over them."""
     base = shipped_dir()
     user = templates_root(templates_dir)
@@ -248,7 +248,7 @@ def load_recipe(templates_dir: Path | str | None = None) -> Recipe:
     domains = {name: _load_domain(name, path) for name, path in sorted(domain_paths.items())}
     fewshot = load_yaml(fewshot_path, FewShotFile)
     _check_fewshot(fewshot, fewshot_path, domains)
-    return Recipe(
+    return Templates(
         name=head.name,
         version=head.version,
         task_type=head.task_type,

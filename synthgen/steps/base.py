@@ -1,59 +1,24 @@
-"""Steps after the engine: a step is a small class with one method; a pipeline is a list of steps.
+"""A step is a small class with one method; a pipeline is a list of steps.
 
 A step takes a batch of samples and returns the ones it forwards. Everything it does not
 forward goes through ``drop`` with a reason code, so it is counted
 (``total / forwarded / dropped_<reason>``) and saved (``rejected.jsonl`` or
 ``failed_prompts.jsonl``). Steps work on whole batches because Graphviz and the judge are
-much cheaper per graph when many graphs go to one call.
+much cheaper per sample when many go to one call. After every batch the pipeline calls
+each step's ``settle`` with what was finally accepted (dedup releases what a later step
+dropped), so no caller has to know which step holds state.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import ClassVar
 
-DropKind = Literal["rejected", "failed"]
+from synthgen.records import BatchResult, Drop, DropKind, Sample
 
-
-@dataclass(slots=True)
-class Sample:
-    """One completion on its way to the record: what the plan asked and what came back."""
-
-    item: Any  # the recipe's PlanItem (id, domain, subtopic, complexity, messages, ...)
-    completion: Any  # synthgen.backends.base.Completion
-    request: str = ""
-    dot: str = ""
-    grammar_ok: bool | None = None
-    graphviz_ok: bool | None = None
-    complexity: str | None = None  # measured
-    features: dict[str, Any] = field(default_factory=dict)
-    hashes: dict[str, str] = field(default_factory=dict)
-    judge: dict[str, Any] | None = None
-    compute_s: float = 0.0  # this sample's share of the engine's wall time x accelerators
-
-    @property
-    def cell(self) -> tuple[str, str | None]:
-        """The quota bucket: the planned domain and the MEASURED complexity."""
-        return (self.item.domain, self.complexity)
-
-
-@dataclass(slots=True)
-class Drop:
-    sample: Sample
-    step: str
-    reason: str
-    detail: str
-    kind: DropKind
-
-
-@dataclass(slots=True)
-class BatchResult:
-    accepted: list[Sample] = field(default_factory=list)
-    drops: list[Drop] = field(default_factory=list)
-
-    def of_kind(self, kind: DropKind) -> list[Drop]:
-        return [d for d in self.drops if d.kind == kind]
+# Reasons that mean the engine's output was unusable (failed_prompts.jsonl), whatever the
+# recipe: the engine failed, the output hit max_tokens, or it is not in the recipe's format.
+FAILED_REASONS = frozenset({"engine_error", "truncated", "malformed_output"})
 
 
 class Step:
@@ -67,6 +32,9 @@ class Step:
 
     def process(self, batch: list[Sample]) -> list[Sample]:
         raise NotImplementedError
+
+    def settle(self, accepted: list[Sample]) -> None:
+        """Called once per batch with the samples the whole pipeline accepted."""
 
     def drop(self, sample: Sample, reason: str, detail: str = "", kind: DropKind = "rejected") -> None:
         self.counters[f"dropped_{reason}"] += 1
@@ -83,9 +51,12 @@ class Step:
 
 
 class Pipeline:
-    """A list of steps run in order over one batch."""
+    """A list of steps run in order over one batch, then settled."""
 
     def __init__(self, steps: list[Step]) -> None:
+        names = [s.name for s in steps]
+        if len(set(names)) != len(names):
+            raise ValueError(f"two steps share a name (their counters would mix): {names}")
         self.steps = steps
 
     def run(self, batch: list[Sample]) -> BatchResult:
@@ -93,6 +64,8 @@ class Pipeline:
         for step in self.steps:
             batch = step(batch, result.drops)
         result.accepted = batch
+        for step in self.steps:
+            step.settle(result.accepted)
         return result
 
     def counters(self) -> dict[str, dict[str, int]]:
@@ -101,6 +74,7 @@ class Pipeline:
     def load_counters(self, saved: dict[str, dict[str, int]] | None) -> None:
         """Carry counters across --resume so the summary covers the whole run."""
         for step in self.steps:
+            step.counters.clear()
             step.counters.update((saved or {}).get(step.name, {}))
 
     def drop_reasons(self) -> Counter[str]:
@@ -110,3 +84,26 @@ class Pipeline:
                 if key.startswith("dropped_"):
                     total[key.removeprefix("dropped_")] += value
         return total
+
+
+class ParseStep(Step):
+    """The first check of every recipe: engine errors and cut-off outputs are failures
+    whatever the recipe; a recipe's subclass reads the text in ``parse`` (fill the sample,
+    or ``drop`` it and return False)."""
+
+    name = "parse"
+
+    def process(self, batch: list[Sample]) -> list[Sample]:
+        kept = []
+        for sample in batch:
+            comp = sample.completion
+            if comp.finish_reason == "error":
+                self.drop(sample, "engine_error", comp.error or "engine error", kind="failed")
+            elif comp.finish_reason == "length":
+                self.drop(sample, "truncated", f"cut off at {comp.completion_tokens} tokens", kind="failed")
+            elif self.parse(sample):
+                kept.append(sample)
+        return kept
+
+    def parse(self, sample: Sample) -> bool:
+        raise NotImplementedError

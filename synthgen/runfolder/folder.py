@@ -30,12 +30,13 @@ import errno
 import fcntl
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Literal
 
 from synthgen.errors import OutputError, ResumeError
-from synthgen.pipeline.runlog import RunLogger, repair_torn_tail, scrub
-from synthgen.pipeline.runstate import check_state, diff_fingerprints, new_state, now_iso
+from synthgen.runfolder.log import RunLogger, repair_torn_tail, scrub
+from synthgen.runfolder.state import check_state, diff_fingerprints, new_state, now_iso
 
 Kind = Literal["accepted", "rejected", "failed"]
 
@@ -91,7 +92,7 @@ class RunFolder:
 
     # -- opening -------------------------------------------------------------------------
 
-    def __enter__(self) -> "RunFolder":
+    def __enter__(self) -> RunFolder:
         self._make_folder()
         self._take_lock()
         try:

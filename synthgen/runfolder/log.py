@@ -11,16 +11,15 @@ from __future__ import annotations
 import json
 import os
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-from datetime import datetime, timezone
 
 from synthgen.errors import OutputError, redact
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def scrub(value: Any) -> Any:
@@ -134,7 +133,7 @@ class RunLogger:
                 self._fh.close()
                 self._fh = None
 
-    def __enter__(self) -> "RunLogger":
+    def __enter__(self) -> RunLogger:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -1,19 +1,23 @@
 """Dedup: exact, near-duplicate and structural, with a reason code for every drop.
 
-- exact (``dup_exact``): the normalized DOT hash plus the normalized request text hash,
-  one key with a versioned prefix (``x1:``), so a change of normal form never mixes keys.
-- near (``dup_near``): MinHash LSH (datasketch) over one set holding the request's word
-  3-shingles and the DOT's token 3-shingles; a pair whose estimated Jaccard similarity is
+It works on the ``DedupKeys`` a recipe's checks put on each sample (``text``: the
+natural-language part; ``body``: the structured part; ``content_hash``: the body's normal
+form; ``shape``: a structural hash), so every recipe gets the same three checks:
+
+- exact (``dup_exact``): the content hash plus the normalized text's hash, one key with a
+  versioned prefix (``x1:``), so a change of normal form never mixes keys.
+- near (``dup_near``): MinHash LSH (datasketch) over one set holding the text's word
+  3-shingles and the body's token 3-shingles; a pair whose estimated Jaccard similarity is
   at least ``near_threshold`` (default 0.8) is a near-duplicate.
-- structural (``dup_shape``): graphs with the same shape hash (same topology, labels
-  ignored) are not dropped outright, because small graphs have few shapes and the
-  ``simple`` quota would starve; instead one shape may fill at most
-  ``max(min_per_shape, ceil(max_shape_share x the cell's target))`` records of one
-  (domain, complexity) cell (defaults: 2 and 25%), so no cell is filled by one topology.
+- structural (``dup_shape``): samples with the same shape hash are not dropped outright,
+  because small structures have few shapes and a small cell would starve; instead one shape
+  may fill at most ``max(min_per_shape, ceil(max_shape_share x the cell's target))``
+  records of one cell (defaults: 2 and 25%), so no cell is filled by one structure.
 
 The index holds only accepted records: the step reserves keys while a batch is in flight
 (so duplicates inside one batch are caught) and ``settle`` releases the ones that a later
-step dropped. On ``--resume`` the index is rebuilt from the accepted records on disk.
+step dropped. On ``--resume`` the index is rebuilt from the accepted records on disk, with
+the keys the recipe reads back from each record.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ from dataclasses import dataclass
 from itertools import accumulate, repeat
 from typing import Any
 
-from synthgen.pipeline.steps import Sample, Step
+from synthgen.records import Cell, DedupKeys, Sample, cell_label
+from synthgen.steps.base import Step
 
 EXACT_PREFIX = "x1:"
 _WORD = re.compile(r"[a-z0-9]+")
@@ -50,19 +55,23 @@ def normalize_request(text: str) -> str:
     return " ".join(_WORD.findall(text.lower()))
 
 
-def _fallback_dot_hash(dot: str) -> str:
+def _fallback_hash(dot: str) -> str:
     return "ws1:" + hashlib.blake2b(" ".join(dot.split()).encode(), digest_size=16).hexdigest()
 
 
-def exact_key(request: str, dot_hash: str) -> str:
-    text_hash = hashlib.blake2b(normalize_request(request).encode(), digest_size=16).hexdigest()
-    return f"{EXACT_PREFIX}{hashlib.blake2b(f'{dot_hash}|{text_hash}'.encode(), digest_size=16).hexdigest()}"
+def exact_key(text: str, content_hash: str) -> str:
+    text_hash = hashlib.blake2b(normalize_request(text).encode(), digest_size=16).hexdigest()
+    return f"{EXACT_PREFIX}{hashlib.blake2b(f'{content_hash}|{text_hash}'.encode(), digest_size=16).hexdigest()}"
 
 
-def shingles(request: str, dot: str) -> set[str]:
-    """Word 3-shingles of the request and token 3-shingles of the DOT, tagged apart."""
-    words = _WORD.findall(request.lower()) or [""]
-    tokens = _DOT_TOKEN.findall(dot) or [""]
+def exact_of(keys: DedupKeys) -> str:
+    return exact_key(keys.text, keys.content_hash or _fallback_hash(keys.body))
+
+
+def shingles(text: str, body: str) -> set[str]:
+    """Word 3-shingles of the text and token 3-shingles of the body, tagged apart."""
+    words = _WORD.findall(text.lower()) or [""]
+    tokens = _DOT_TOKEN.findall(body) or [""]
     # map + str.format runs the loop in C; same strings as f"t:{a} {b} {c}" over zip(...)
     out = set(map("t:{} {} {}".format, words, words[1:] or [""], words[2:] or [""]))
     out.update(map("d:{} {} {}".format, tokens, tokens[1:] or [""], tokens[2:] or [""]))
@@ -77,7 +86,7 @@ def _hash_values(items: set[str]) -> Any:
     return np.fromiter(map(zlib.crc32, map(str.encode, items)), dtype=np.uint32, count=len(items))
 
 
-def _shingle_hashes(request: str, dot: str) -> Any:
+def _shingle_hashes(text: str, body: str) -> Any:
     """CRC-32 of every shingle occurrence (``shingles`` without building the strings).
 
     A repeated shingle repeats its value, which leaves a MinHash unchanged (a minimum over
@@ -85,8 +94,8 @@ def _shingle_hashes(request: str, dot: str) -> Any:
     """
     import numpy as np
 
-    words = _WORD.findall(request.lower()) or [""]
-    tokens = _DOT_TOKEN.findall(dot) or [""]
+    words = _WORD.findall(text.lower()) or [""]
+    tokens = _DOT_TOKEN.findall(body) or [""]
     values = _trigram_crcs(words, _T_SEED, "t:{} {} {}")
     values += _trigram_crcs(tokens, _D_SEED, "d:{} {} {}")
     return np.fromiter(values, dtype=np.uint32, count=len(values))
@@ -133,7 +142,7 @@ def _set_fmix() -> bool:
 class DedupIndex:
     """Everything accepted so far, in the three forms the checks need."""
 
-    def __init__(self, config: DedupConfig = DedupConfig(), targets: dict[tuple[str, str], int] | None = None) -> None:
+    def __init__(self, config: DedupConfig = DedupConfig(), targets: dict[Cell, int] | None = None) -> None:
         from datasketch import MinHash, MinHashLSH
 
         self.config = config
@@ -149,22 +158,22 @@ class DedupIndex:
         self._exact: set[str] = set()
         self._shapes: Counter[tuple[Any, ...]] = Counter()
 
-    def minhash(self, request: str, dot: str) -> Any:
+    def minhash(self, text: str, body: str) -> Any:
         if not self._direct:
-            values = _hash_values(shingles(request, dot))
+            values = _hash_values(shingles(text, body))
             m = self._MinHash(num_perm=self.config.num_perm, hashfunc=int, permutations=self._perms, scheme=self._scheme)
             m.update_batch(values)
             return m
         import numpy as np
 
-        values = _shingle_hashes(request, dot)
+        values = _shingle_hashes(text, body)
         a, b = self._perms
         m = copy.copy(self._template)  # shares the permutations, as update_batch's MinHash does
         m.hashvalues = np.minimum(self._template.hashvalues, (_fmix32(values.reshape(-1, 1)) * a + b).min(axis=0))
         return m
 
     def shape_limit(self, shape_key: tuple[Any, ...]) -> int:
-        target = self._targets.get((shape_key[0], shape_key[1]), 0)
+        target = self._targets.get(shape_key[0], 0)
         return max(self.config.min_per_shape, math.ceil(self.config.max_shape_share * target))
 
     def check_cheap(self, exact: str, shape_key: tuple[Any, ...] | None) -> tuple[str, str] | None:
@@ -174,7 +183,7 @@ class DedupIndex:
         if self.config.shape and shape_key is not None:
             held, limit = self._shapes[shape_key], self.shape_limit(shape_key)
             if held >= limit:
-                return "dup_shape", f"{held} records of {shape_key[0]}/{shape_key[1]} already share shape {shape_key[2]} (limit {limit})"
+                return "dup_shape", f"{held} records of {cell_label(shape_key[0])} already share shape {shape_key[1]} (limit {limit})"
         return None
 
     def check_near(self, mh: Any) -> tuple[str, str] | None:
@@ -195,15 +204,13 @@ class DedupIndex:
         if key in self._lsh:
             self._lsh.remove(key)
 
-    def add_record(self, record: dict[str, Any]) -> None:
-        """Rebuild from one accepted record (on --resume)."""
-        hashes = record.get("validation", {}).get("hashes", {})
-        dot_hash = hashes.get("normal_hash") or _fallback_dot_hash(record["dot"])
-        exact = hashes.get("exact") or exact_key(record["request"], dot_hash)
-        shape = hashes.get("shape_hash")
-        shape_key = (record.get("domain"), record.get("complexity_measured"), shape) if shape else None
-        mh = self.minhash(record["request"], record["dot"]) if self.config.near else None
-        self.add(record["id"], exact, shape_key, mh)
+    def add_record(self, key: str, cell: Cell, keys: DedupKeys, exact: str | None = None) -> None:
+        """Rebuild from one accepted record (on --resume): its id, cell and keys, and the
+        exact key it was saved with (kept as written, so a later normal form never
+        re-keys old records)."""
+        shape_key = (cell, keys.shape) if keys.shape else None
+        mh = self.minhash(keys.text, keys.body) if self.config.near else None
+        self.add(key, exact or exact_of(keys), shape_key, mh)
 
     def __len__(self) -> int:
         return len(self._exact)
@@ -220,16 +227,17 @@ class DedupStep(Step):
     def process(self, batch: list[Sample]) -> list[Sample]:
         kept = []
         for sample in batch:
-            key = sample_key(sample)
-            dot_hash = sample.hashes.get("normal_hash") or _fallback_dot_hash(sample.dot)
-            exact = exact_key(sample.request, dot_hash)
+            keys = sample.keys
+            if keys is None:
+                raise ValueError(f"sample {sample.key} reached dedup without keys: the recipe's checks must set them")
+            key = sample.key
+            exact = exact_of(keys)
             sample.hashes["exact"] = exact
-            shape = sample.hashes.get("shape_hash")
-            shape_key = (sample.item.domain, sample.complexity, shape) if shape else None
+            shape_key = (sample.cell, keys.shape) if keys.shape else None
             found = self.index.check_cheap(exact, shape_key)
             mh = None
             if not found and self.index.config.near:
-                mh = self.index.minhash(sample.request, sample.dot)
+                mh = self.index.minhash(keys.text, keys.body)
                 found = self.index.check_near(mh)
             if found:
                 self.drop(sample, *found)
@@ -241,14 +249,8 @@ class DedupStep(Step):
 
     def settle(self, accepted: list[Sample]) -> None:
         """Release the keys of samples that a later step (quota) dropped."""
-        keep = {sample_key(s) for s in accepted}
+        keep = {s.key for s in accepted}
         for key, (exact, shape_key) in self._pending.items():
             if key not in keep:
                 self.index.remove(key, exact, shape_key)
         self._pending = {}
-
-
-def sample_key(sample: Sample) -> str:
-    """The record id: the plan item id, plus the completion index when n > 1."""
-    index = getattr(sample.completion, "index", 0)
-    return sample.item.id if not index else f"{sample.item.id}-{index}"

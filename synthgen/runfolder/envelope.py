@@ -1,20 +1,31 @@
-"""The record: one JSON line per accepted example, and the shapes of rejects and failures.
+"""The record envelope: what every accepted, rejected and failed line carries, whatever the
+recipe, around the fields the recipe puts in.
 
-The accepted record is the dataset's contract with export and report (README, "The
-record"); a change of its fields is a change of ``RECORD_VERSION``.
+An accepted record is the dataset's contract with export and report (README, "The
+record"): ``id``, the recipe's fields, ``provenance`` (who wrote it, from which plan item
+and template), ``validation`` (the recipe's check results, the judge, the hashes),
+``tokens``, ``compute_s``, ``created_at``. A change of these fields is a change of
+``RECORD_VERSION``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
-from synthgen.pipeline.dedup import sample_key
-from synthgen.pipeline.steps import Drop, Sample
+from synthgen.records import Drop, Sample
 
-TASK_TYPE = "NL_TO_DOT"
 RECORD_VERSION = 1
+
+
+class RecordFields(Protocol):
+    """The recipe hooks the envelope calls (see ``synthgen.recipes.base.Recipe``)."""
+
+    def record_fields(self, sample: Sample) -> dict[str, Any]: ...
+    def validation_fields(self, sample: Sample) -> dict[str, Any]: ...
+    def rejected_fields(self, sample: Sample) -> dict[str, Any]: ...
+    def failed_fields(self, item: Any) -> dict[str, Any]: ...
 
 
 @dataclass(slots=True, frozen=True)
@@ -22,28 +33,21 @@ class RecordContext:
     """What every record of one run shares."""
 
     run_id: str
-    backend: str
+    backend: str  # the backend's source label: vllm, transformers, fake, or the API provider
     model: str
     model_revision: str | None
     plan_seed: int
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def accepted_record(sample: Sample, ctx: RecordContext) -> dict[str, Any]:
+def accepted_record(sample: Sample, ctx: RecordContext, recipe: RecordFields) -> dict[str, Any]:
     item, comp = sample.item, sample.completion
     return {
-        "id": sample_key(sample),
-        "task_type": TASK_TYPE,
-        "request": sample.request,
-        "dot": sample.dot,
-        "domain": item.domain,
-        "subtopic": item.subtopic,
-        "complexity_requested": item.complexity,
-        "complexity_measured": sample.complexity,
-        "features": sample.features,
+        "id": sample.key,
+        **recipe.record_fields(sample),
         "provenance": {
             "source": f"synthetic-{ctx.backend}",
             "model": ctx.model,
@@ -58,8 +62,7 @@ def accepted_record(sample: Sample, ctx: RecordContext) -> dict[str, Any]:
             "record_version": RECORD_VERSION,
         },
         "validation": {
-            "grammar": sample.grammar_ok,
-            "graphviz": sample.graphviz_ok,
+            **recipe.validation_fields(sample),
             "judge": sample.judge,
             "hashes": dict(sample.hashes),
         },
@@ -69,34 +72,29 @@ def accepted_record(sample: Sample, ctx: RecordContext) -> dict[str, Any]:
     }
 
 
-def rejected_record(drop: Drop, ctx: RecordContext) -> dict[str, Any]:
-    sample, item = drop.sample, drop.sample.item
+def rejected_record(drop: Drop, ctx: RecordContext, recipe: RecordFields) -> dict[str, Any]:
+    sample = drop.sample
     return {
-        "id": sample_key(sample),
+        "id": sample.key,
         "run_id": ctx.run_id,
         "step": drop.step,
         "reason": drop.reason,
         "detail": drop.detail,
-        "domain": item.domain,
-        "complexity_requested": item.complexity,
-        "complexity_measured": sample.complexity,
-        "request": sample.request,
-        "dot": sample.dot,
+        **recipe.rejected_fields(sample),
         "hashes": dict(sample.hashes),
         "created_at": now(),
     }
 
 
-def failed_record(drop: Drop, ctx: RecordContext) -> dict[str, Any]:
+def failed_record(drop: Drop, ctx: RecordContext, recipe: RecordFields) -> dict[str, Any]:
     sample, item, comp = drop.sample, drop.sample.item, drop.sample.completion
     return {
-        "id": sample_key(sample),
+        "id": sample.key,
         "run_id": ctx.run_id,
         "step": drop.step,
         "reason": drop.reason,
         "detail": drop.detail,
-        "domain": item.domain,
-        "complexity_requested": item.complexity,
+        **recipe.failed_fields(item),
         "template": item.template_name,
         "prompt": item.messages,
         "raw_text": comp.text,

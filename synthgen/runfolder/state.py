@@ -18,7 +18,7 @@ import uuid
 from typing import Any
 
 from synthgen.errors import ResumeError
-from synthgen.pipeline.runlog import now_iso, scrub
+from synthgen.runfolder.log import now_iso, scrub
 
 SCHEMA_VERSION = 1
 

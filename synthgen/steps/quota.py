@@ -1,16 +1,15 @@
-"""Quota: exact counts per (domain, measured complexity).
+"""Quota: exact counts per cell (a recipe's measured bucket, e.g. (domain, complexity)).
 
-A sample counts toward the bucket its MEASURED complexity falls in, whatever was asked;
-a sample for a full cell is dropped ``quota_full``. The runner stops when ``done``.
+A sample counts toward the cell its checks MEASURED, whatever was asked; a sample for a
+full cell is dropped ``quota_full``. The runner stops when ``done``.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 
-from synthgen.pipeline.steps import Sample, Step
-
-Cell = tuple[str, str]
+from synthgen.records import Cell, Sample, cell_label
+from synthgen.steps.base import Step
 
 
 class Quota:
@@ -18,8 +17,8 @@ class Quota:
         self.targets = {cell: n for cell, n in targets.items() if n > 0}
         self.counts: Counter[Cell] = Counter()
 
-    def is_full(self, cell: tuple[str, str | None]) -> bool:
-        return self.counts[cell] >= self.targets.get(cell, 0)  # type: ignore[arg-type]
+    def is_full(self, cell: Cell | None) -> bool:
+        return cell is None or self.counts[cell] >= self.targets.get(cell, 0)
 
     def add(self, cell: Cell) -> None:
         self.counts[cell] += 1
@@ -40,6 +39,10 @@ class Quota:
     def done(self) -> bool:
         return not self.needed()
 
+    def progress(self) -> dict[str, list[int]]:
+        """``{"domain/complexity": [accepted, target]}``, as run.json keeps it."""
+        return {cell_label(cell): [self.counts[cell], n] for cell, n in self.targets.items()}
+
 
 class QuotaStep(Step):
     name = "quota"
@@ -52,10 +55,11 @@ class QuotaStep(Step):
         kept = []
         for sample in batch:
             cell = sample.cell
-            if self.quota.is_full(cell):
-                target = self.quota.targets.get(cell, 0)  # type: ignore[arg-type]
-                self.drop(sample, "quota_full", f"{cell[0]}/{cell[1]} has {self.quota.counts[cell]} of {target}")  # type: ignore[index]
+            if cell is None or self.quota.is_full(cell):
+                target = self.quota.targets.get(cell, 0) if cell is not None else 0
+                held = self.quota.counts[cell] if cell is not None else 0
+                self.drop(sample, "quota_full", f"{cell_label(cell or ('?',))} has {held} of {target}")
                 continue
-            self.quota.add(cell)  # type: ignore[arg-type]
+            self.quota.add(cell)
             kept.append(sample)
         return kept

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from synthgen.backends import embedded
+from synthgen import embedded
 from synthgen.errors import ConfigError
 
 

@@ -1,0 +1,152 @@
+"""nl2dot behind the recipe interface: natural-language requests paired with the Graphviz
+DOT that answers them (task_type ``NL_TO_DOT``), in cells of (domain, complexity).
+
+Everything DOT-specific the runtime used to know lives here: the bounded generation grammar
+per complexity level, the REQUEST:/DOT: output format (``synthgen.dot.gen_grammar``), the
+parse / validate / measure steps, the judge's question, the record's fields and the fake
+engine's answers.
+"""
+
+from __future__ import annotations
+
+import random
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, ClassVar
+
+from synthgen.config import ConfigBase
+from synthgen.recipes.base import Recipe, RecipeFlag
+from synthgen.records import Cell, DedupKeys, GenerationRequest, Sample, SamplingSettings
+from synthgen.steps.base import Step
+
+TASK_TYPE = "NL_TO_DOT"
+JUDGE_SYSTEM = (
+    "You review datasets of Graphviz diagrams. Given a request and a DOT graph, answer 'yes' if "
+    "the graph implements what the request describes (its states, steps and transitions), 'no' otherwise. "
+    "Answer with one word: yes or no."
+)
+
+
+class Nl2DotOptions(ConfigBase):
+    domains: str | list[str] | None = None  # "all" (default), a comma list, or a list
+    complexity: str | dict[str, float] | None = None  # "30/50/20", "simple=30,...", or a mapping
+    templates: Path | None = None  # a folder laid over the shipped templates/nl2dot
+
+
+@lru_cache(maxsize=8)
+def grammar_for(complexity: str) -> tuple[str, int]:
+    """The bounded generation grammar for one complexity level and the max_tokens it fits in."""
+    from synthgen.dot import gen_grammar
+
+    return gen_grammar.generation_grammar(complexity), int(gen_grammar.recommended_max_tokens(complexity))
+
+
+class Nl2DotRecipe(Recipe):
+    """Natural-language request → Graphviz DOT, valid by construction, checked by Graphviz."""
+
+    name = "nl2dot"
+    Options = Nl2DotOptions
+    cell_names = ("domain", "complexity")
+    cli_flags: ClassVar[tuple[RecipeFlag, ...]] = (
+        RecipeFlag("domains", "--domains", "nl2dot: 'all' or a comma list of domains.", "SYNTHGEN_DOMAINS"),
+        RecipeFlag("complexity", "--complexity", "nl2dot: weights of simple/medium/complex, e.g. 30/50/20.", "SYNTHGEN_COMPLEXITY"),
+        RecipeFlag("templates", "--templates", "nl2dot: folder of your own recipe/domain templates.", "SYNTHGEN_TEMPLATES_DIR", Path),
+    )
+
+    def __init__(self, options: Nl2DotOptions) -> None:
+        from synthgen.recipes.nl2dot.quotas import normalize_weights, parse_complexity_weights, parse_domains
+        from synthgen.recipes.nl2dot.templates import load_recipe
+
+        super().__init__(options)
+        self.templates = load_recipe(options.templates)
+        domains = options.domains or "all"
+        self.domains = parse_domains(domains if isinstance(domains, str) else ",".join(domains), self.templates.domains)
+        weights = options.complexity
+        if weights is None:
+            self.weights = dict(self.templates.default_weights)
+        elif isinstance(weights, str):
+            self.weights = parse_complexity_weights(weights)
+        else:
+            self.weights = normalize_weights(weights, source="recipe option 'complexity'")
+
+    @property
+    def version(self) -> str:
+        return self.templates.version
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"recipe_fingerprint": self.templates.fingerprint(), "domains": self.domains, "complexity_weights": self.weights}
+
+    def targets(self, count: int) -> dict[Cell, int]:
+        from synthgen.recipes.nl2dot.quotas import compute_targets
+
+        return compute_targets(count, self.domains, self.weights)
+
+    def planner(self, seed: int, *, start_index: int = 0) -> Any:
+        from synthgen.recipes.nl2dot.plan import Planner
+
+        return Planner(self.templates, seed, start_index=start_index)
+
+    def request_for(self, item: Any, *, temperature: float, seeded: bool) -> GenerationRequest:
+        grammar, max_tokens = grammar_for(item.complexity)
+        sampling = SamplingSettings(temperature=temperature, max_tokens=max_tokens)
+        return GenerationRequest(item.id, item.messages, sampling, grammar, item.seed if seeded else None)
+
+    def check_steps(self) -> list[Step]:
+        from synthgen.recipes.nl2dot.steps import MeasureStep, Nl2DotParse, ValidateStep
+
+        return [Nl2DotParse(), ValidateStep(), MeasureStep(self.templates.complexities)]
+
+    def cell_of(self, record: dict[str, Any]) -> Cell:
+        return (record["domain"], record["complexity_measured"])
+
+    def keys_of(self, record: dict[str, Any]) -> DedupKeys:
+        from synthgen.recipes.nl2dot.steps import keys_for
+
+        return keys_for(record["request"], record["dot"], record.get("validation", {}).get("hashes", {}))
+
+    # -- the record -------------------------------------------------------------------------
+
+    def record_fields(self, sample: Sample) -> dict[str, Any]:
+        item, f = sample.item, sample.fields
+        return {
+            "task_type": TASK_TYPE,
+            "request": f["request"],
+            "dot": f["dot"],
+            "domain": item.domain,
+            "subtopic": item.subtopic,
+            "complexity_requested": item.complexity,
+            "complexity_measured": f.get("complexity"),
+            "features": f.get("features", {}),
+        }
+
+    def validation_fields(self, sample: Sample) -> dict[str, Any]:
+        return {"grammar": sample.fields.get("grammar_ok"), "graphviz": sample.fields.get("graphviz_ok")}
+
+    def failed_fields(self, item: Any) -> dict[str, Any]:
+        return {"domain": item.domain, "complexity_requested": item.complexity}
+
+    def rejected_fields(self, sample: Sample) -> dict[str, Any]:
+        f = sample.fields
+        return {
+            **self.failed_fields(sample.item),
+            "complexity_measured": f.get("complexity"),
+            "request": f.get("request", ""),
+            "dot": f.get("dot", ""),
+        }
+
+    # -- hooks --------------------------------------------------------------------------------
+
+    def judge_messages(self, sample: Sample) -> list[dict[str, str]]:
+        request, dot = sample.fields["request"], sample.fields["dot"]
+        user = f"Request:\n{request}\n\nDOT:\n{dot}\n\nDoes this DOT implement the request? Answer yes or no."
+        return [{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": user}]
+
+    def chat_turns(self, record: dict[str, Any]) -> list[dict[str, str]] | None:
+        if not record.get("request") or not record.get("dot"):
+            return None
+        return [{"role": "user", "content": record["request"]}, {"role": "assistant", "content": record["dot"]}]
+
+    def fake_answer(self, request: GenerationRequest, rng: random.Random, knobs: dict[str, Any]) -> str:
+        from synthgen.recipes.nl2dot.fake import fake_answer
+
+        return fake_answer(request, rng, knobs)
