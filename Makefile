@@ -12,4 +12,6 @@ demo: install
 
 test:
 	SYNTHGEN_EXTRAS=cpu,hf,dev bash scripts/install.sh
+	$(VENV)/lint-imports --no-cache
+	$(VENV)/ruff check synthgen tests bench
 	$(VENV)/python -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; fi; exit $$rc

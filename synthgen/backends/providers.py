@@ -15,8 +15,9 @@ Lark source. Documented but not verified (no network to them from the build mach
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from synthgen.errors import ConfigError, UnknownNameError
 

@@ -69,6 +69,7 @@ from synthgen.dot.complexity import COMPLEXITIES, DEFAULT_THRESHOLDS, Complexity
 from synthgen.dot.grammar_sampler import Alt, Grammar, Lit, Pat, Ref, Rep, Seq, max_length, to_lark
 from synthgen.errors import ConfigError, SynthgenError, UnknownNameError
 
+
 @dataclass(frozen=True, slots=True)
 class Shape:
     """One structural family: inclusive ranges of nodes, edges and clusters."""

@@ -22,7 +22,7 @@ import re
 from collections.abc import Generator
 from typing import Any
 
-from synthgen.dot.features import GraphModel, first_graph, build, drive, id_value
+from synthgen.dot.features import GraphModel, build, drive, first_graph, id_value
 from synthgen.dot.parser import DotTree
 
 NORMAL_PREFIX = "dotn1:"

@@ -43,7 +43,8 @@ class Progress:
         if not self._live:
             return
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import Progress as Bar
 
         self._bar = Bar(
             TextColumn("[bold]accepted"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

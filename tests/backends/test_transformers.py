@@ -11,6 +11,7 @@ from synthgen.backends.base import GenerationRequest, SamplingSettings  # noqa: 
 from synthgen.backends.registry import create_backend  # noqa: E402
 from synthgen.backends.transformers import batch_key, batch_seed  # noqa: E402
 from synthgen.models import resolve_model  # noqa: E402
+
 from . import assert_valid_outputs, engine_requests, no_cutoff_max_tokens  # noqa: E402
 
 

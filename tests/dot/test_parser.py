@@ -122,7 +122,7 @@ def test_one_graph_unless_multiple_asked() -> None:
 
 
 def test_bytes_decode_like_graphviz() -> None:
-    assert _ids(parse_bytes("digraph { café -> b }".encode("utf-8"))) == ["café", "b"]
+    assert _ids(parse_bytes("digraph { café -> b }".encode())) == ["café", "b"]
     assert _ids(parse_bytes("digraph { café -> b }".encode("latin-1"))) == ["café", "b"]
     with pytest.raises(DotSyntaxError):
         parse_bytes(b"\x00\xff\xfe digraph")

@@ -155,7 +155,7 @@ def test_complexity_ranges_sit_inside_the_grammar_shapes(recipe) -> None:
     from synthgen.dot.gen_grammar import LEVEL_SHAPES
 
     for level, spec in recipe.complexity_levels.items():
-        def inside(shape) -> bool:
+        def inside(shape, spec=spec) -> bool:
             return (shape.nodes[0] <= spec.nodes.min and spec.nodes.max <= shape.nodes[1]
                     and spec.edges.max <= shape.edges[1]
                     and shape.clusters[0] <= spec.clusters.min and spec.clusters.max <= shape.clusters[1])
