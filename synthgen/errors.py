@@ -39,6 +39,10 @@ class UnknownNameError(ConfigError):
         super().__init__(f"unknown {kind} {name!r}", hint=f"known {kind}s: {listed}")
 
 
+class TraceError(ConfigError):
+    """A file is not an agent trace, or a trace cannot be read; the message is the one-line reason."""
+
+
 class BackendError(SynthgenError):
     """A generation engine failed to load or to answer."""
 
