@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def largest_remainder(total: int, shares: Sequence[float]) -> list[int]:
@@ -27,3 +30,21 @@ def apportion(n: int, needs: Sequence[int]) -> list[int]:
     """``n`` split in proportion to whole-number ``needs`` (largest remainder)."""
     total = sum(needs)
     return largest_remainder(n, [k / total for k in needs])
+
+
+def spread(cells: Sequence[T], needs: Sequence[int], n: int, shift: int) -> list[T]:
+    """``n`` picks over ``cells`` in proportion to ``needs``, interleaved round-robin so a
+    batch cut short still covers every cell; the cells are rotated by ``shift`` (a planner
+    passes its next index) so ties don't always favour the first cell."""
+    if n <= 0 or not cells:
+        return []
+    k = shift % len(cells)
+    order = list(range(len(cells)))[k:] + list(range(len(cells)))[:k]
+    counts = apportion(n, [needs[i] for i in order])
+    picks: list[T] = []
+    while len(picks) < n:
+        for j, i in enumerate(order):
+            if counts[j] > 0:
+                counts[j] -= 1
+                picks.append(cells[i])
+    return picks

@@ -31,6 +31,7 @@ import httpx
 from pydantic import Field, ValidationError
 
 from synthgen.backends.base import Completion, FinishReason, GenerationRequest
+from synthgen.backends.grammar_args import openai_json_fields
 from synthgen.backends.providers import GrammarStyle, format_grammar, key_names, read_key, resolve_endpoint
 from synthgen.config import ConfigBase
 from synthgen.errors import AuthError, BackendError, ConfigError, SynthgenError, redact
@@ -79,7 +80,9 @@ class UnknownModelError(BackendError):
 class OpenAIBackend:
     name: ClassVar[str] = "openai"
     supports_batching: ClassVar[bool] = True
-    supports_json_schema: ClassVar[bool] = False  # a JSON schema request is generated unconstrained, then checked
+    # Whether this endpoint gets the JSON schema (instance attribute: the provider decides);
+    # where it is not sent, or the server ignores it, outputs are checked against it afterwards.
+    supports_json_schema: bool
     answers_from_recipe: ClassVar[bool] = False
     supports_request_seed = True
 
@@ -98,6 +101,7 @@ class OpenAIBackend:
         self.provider = self.endpoint.provider
         self.grammar_style: GrammarStyle | None = self.provider.grammar_styles[0] if self.provider.grammar_styles else None
         self.supports_grammar = self.grammar_style is not None  # settled by load()'s probe
+        self.supports_json_schema = self.provider.json_style != "none"
         self.supports_request_seed = self.settings.send_seed  # read by the pipeline runner
         self._grammar_cache: dict[str, str] = {}
         self._warned_unconstrained = False
@@ -298,6 +302,7 @@ class OpenAIBackend:
             body["seed"] = seed
         if req.grammar and self.supports_grammar and self.grammar_style is not None:
             self.grammar_style.apply(body, self._formatted(req.grammar))
+        body.update(openai_json_fields(req.json_schema, self.provider.json_style))
         return body
 
     def _formatted(self, grammar: str) -> str:

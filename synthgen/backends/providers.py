@@ -22,6 +22,10 @@ from typing import Any, Literal
 from synthgen.errors import ConfigError, UnknownNameError
 
 GrammarFormat = Literal["lark", "ebnf"]
+# How a JSON schema goes to the server: vLLM's (and NIM 2's) ``structured_outputs.json``, the
+# OpenAI ``response_format`` json_schema (OpenAI, Gemini's OpenAI endpoint, Ollama), or not at
+# all. A server that ignores the field answers unconstrained: outputs are checked either way.
+JsonStyle = Literal["structured_outputs", "response_format", "none"]
 
 # A generic fallback, read when the preset's own key variable is unset.
 GENERIC_KEY_ENV = "SYNTHGEN_API_KEY"
@@ -57,6 +61,7 @@ class Provider:
     key_env: str | None  # None: the endpoint takes no key
     key_required: bool
     grammar_styles: tuple[GrammarStyle, ...]  # candidates, probed in order at load()
+    json_style: JsonStyle = "none"
     supports_n: bool = True  # honours the `n` field (else one call per sample)
     max_tokens_field: str = "max_tokens"
     docs: str = ""
@@ -71,6 +76,7 @@ PROVIDERS: dict[str, Provider] = {
             "NVIDIA_API_KEY",
             key_required=True,
             grammar_styles=(NIM_GUIDED_GRAMMAR, NIM_NVEXT_GUIDED_GRAMMAR),
+            json_style="structured_outputs",
             docs="https://docs.nvidia.com/nim/large-language-models/latest/structured-generation.html",
         ),
         Provider(
@@ -79,6 +85,7 @@ PROVIDERS: dict[str, Provider] = {
             "OPENAI_API_KEY",
             key_required=True,
             grammar_styles=(),
+            json_style="response_format",
             max_tokens_field="max_completion_tokens",
             docs="https://platform.openai.com/docs/api-reference/chat",
         ),
@@ -88,6 +95,7 @@ PROVIDERS: dict[str, Provider] = {
             "GEMINI_API_KEY",
             key_required=True,
             grammar_styles=(),
+            json_style="response_format",
             docs="https://ai.google.dev/gemini-api/docs/openai",
         ),
         Provider(
@@ -96,6 +104,7 @@ PROVIDERS: dict[str, Provider] = {
             "VLLM_API_KEY",
             key_required=False,
             grammar_styles=(VLLM_STRUCTURED_OUTPUTS,),
+            json_style="structured_outputs",
             docs="https://docs.vllm.ai/en/latest/features/structured_outputs.html",
         ),
         Provider(
@@ -104,6 +113,7 @@ PROVIDERS: dict[str, Provider] = {
             None,
             key_required=False,
             grammar_styles=(),
+            json_style="response_format",
             supports_n=False,
             docs="https://github.com/ollama/ollama/blob/main/docs/openai.md",
         ),
@@ -112,7 +122,8 @@ PROVIDERS: dict[str, Provider] = {
 
 # A spec with a base_url and no provider: any OpenAI-compatible server. Most self-hosted ones
 # are vLLM, so its grammar field is probed; a server that rejects or ignores it is unconstrained.
-CUSTOM = Provider("custom", "", None, key_required=False, grammar_styles=(VLLM_STRUCTURED_OUTPUTS,))
+CUSTOM = Provider("custom", "", None, key_required=False, grammar_styles=(VLLM_STRUCTURED_OUTPUTS,),
+                  json_style="structured_outputs")
 
 
 def get_provider(name: str | None) -> Provider:

@@ -28,9 +28,12 @@ def _resume_command(output: Path) -> str:
 
 def _run(spec: Any, model: str, opts: dict[str, Any]) -> None:
     from synthgen.pipeline.config import RunConfig
+    from synthgen.recipes import recipe_class
 
     dry = opts.pop("dry_run")
     options, source = recipe_options(opts["recipe"], opts.pop("recipe_config"), opts.pop("_recipe_flags"), opts.pop("_flag_owners"))
+    if opts["count"] is None:  # not given: the recipe's preset, else 100
+        opts["count"] = recipe_class(opts["recipe"]).default_count(options) or 100
     config = RunConfig(spec=spec, model=model, resume_command=_resume_command(opts["output"]), recipe_options=options,
                        recipe_options_source=source, **opts)
     if dry:
@@ -86,6 +89,7 @@ def dry_run_lines(config: Any) -> list[str]:
     expected = sum(len(s) for s in shots) / len(shots) / 4 if shots else max_tokens / 2
     est = estimate(len(items), tokens.per_prompt(len(items)), max_tokens, expected, plan.spec)
     lines = [f"plan: {config.count} examples, seed {config.seed}, recipe {recipe.name} {recipe.version}"]
+    lines += [f"  {line}" for line in recipe.describe(config.count)]
     lines += plan_table(plan.targets, recipe.cell_names)
     lines.append(f"estimate (at 100% acceptance; hard cap {config.cap} candidates; prompt tokens by {tokens.method}):")
     lines += [f"  {line}" for line in est.render()]

@@ -30,7 +30,8 @@ def shared_parameters(model_help: str = MODEL_HELP, model_default: Any = "smollm
     opt = typer.Option
     return [
         _opt("model", Annotated[str, opt("--model", "-m", envvar="SYNTHGEN_MODEL", help=model_help)], model_default),
-        _opt("count", Annotated[int, opt("--count", "-n", envvar="SYNTHGEN_COUNT", help="Accepted examples to produce.")], 100),
+        _opt("count", Annotated[Optional[int], opt("--count", "-n", envvar="SYNTHGEN_COUNT",
+                                                   help="Accepted examples to produce (default: the recipe's preset, else 100).")], None),
         _opt("recipe", Annotated[str, opt("--recipe", envvar="SYNTHGEN_RECIPE", help="Recipe name (synthgen recipes list) or package.module:Class.")], "nl2dot"),
         _opt("recipe_config", Annotated[Optional[Path], opt("--recipe-config", envvar="SYNTHGEN_RECIPE_CONFIG", help="YAML file of the recipe's options (flags override it).")], None),
         _opt("output", Annotated[Path, opt("--output", "-o", envvar="SYNTHGEN_OUTPUT", help="Run folder (data.jsonl, rejected.jsonl, failed_prompts.jsonl, run.json).")], DEFAULT_OUTPUT),

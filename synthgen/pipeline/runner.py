@@ -169,6 +169,8 @@ class Runner:
             ctx = self._context(state["run_id"])
             with RunLogger(folder.path / LOG_FILE) as self.log:
                 self.engine.log = self.log
+                for line in self.recipe.describe(cfg.count):
+                    self.progress.message(line)
                 self.log.event("start", run_id=ctx.run_id, model=ctx.model, recipe=self.recipe.name, resume=cfg.resume,
                                targets=self.quota.target_total, accepted_on_disk=self.quota.accepted_total,
                                plan_next_index=self.planner.next_index)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 DEFAULT_RECIPE = "nl2dot"
 RECIPES: dict[str, str] = {
     "nl2dot": "synthgen.recipes.nl2dot.recipe:Nl2DotRecipe",
+    "coding-tasks": "synthgen.recipes.coding_tasks.recipe:CodingTasksRecipe",
 }
 
 

@@ -67,6 +67,15 @@ class Recipe(ABC):
 
     # -- what to generate ------------------------------------------------------------------
 
+    @classmethod
+    def default_count(cls, options: dict[str, Any]) -> int | None:
+        """The count when ``--count`` is not given (a recipe's preset); None: the CLI's 100."""
+        return None
+
+    def describe(self, count: int) -> list[str]:
+        """Lines about the plan beyond its cells (seeds read, multiplier), for --dry-run and the log."""
+        return []
+
     @property
     @abstractmethod
     def version(self) -> str:

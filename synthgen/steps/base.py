@@ -17,8 +17,9 @@ from typing import ClassVar
 from synthgen.records import BatchResult, Drop, DropKind, Sample
 
 # Reasons that mean the engine's output was unusable (failed_prompts.jsonl), whatever the
-# recipe: the engine failed, the output hit max_tokens, or it is not in the recipe's format.
-FAILED_REASONS = frozenset({"engine_error", "truncated", "malformed_output"})
+# recipe: the engine failed, the output hit max_tokens, or it is not in the recipe's format
+# (not parsable, or not following the JSON schema it was asked for).
+FAILED_REASONS = frozenset({"engine_error", "truncated", "malformed_output", "schema_invalid"})
 
 
 class Step:

@@ -14,7 +14,7 @@ import random
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from synthgen.apportion import apportion
+from synthgen.apportion import spread
 from synthgen.errors import ConfigError, UnknownNameError
 from synthgen.recipes.nl2dot.prompts import render
 from synthgen.recipes.nl2dot.templates import Templates
@@ -84,18 +84,10 @@ class Planner:
         Cells are interleaved round-robin so a batch cut short still covers every cell;
         ties rotate with the planner's index so repeated small calls don't favour one cell."""
         cells = sorted((c for c, k in cells_needed.items() if k > 0), key=self._cell_key)
-        if n <= 0 or not cells:
-            return []
-        shift = self._next % len(cells)
-        cells = cells[shift:] + cells[:shift]
-        counts = apportion(n, [cells_needed[c] for c in cells])
         items: list[PlanItem] = []
-        while len(items) < n:
-            for i, cell in enumerate(cells):
-                if counts[i] > 0:
-                    counts[i] -= 1
-                    items.append(self.item(self._next, *cell))
-                    self._next += 1
+        for cell in spread(cells, [cells_needed[c] for c in cells], n, self._next):
+            items.append(self.item(self._next, *cell))
+            self._next += 1
         return items
 
     def _cell_key(self, cell: Cell) -> tuple[str, int]:
