@@ -50,6 +50,9 @@ def _run(spec: Any, model: str, opts: dict[str, Any]) -> None:
         typer.echo(f"synthgen: stopped at once ({exc})", err=True)
         raise typer.Exit(128 + exc.signum) from None
     print_summary(summary)
+    if summary["accepted"]:
+        out = shlex.quote(str(config.output))
+        typer.echo(f"next: synthgen export {out} --to {shlex.quote(str(config.output) + '-export')} --format nemo")
     code = exit_code(summary)
     if code:
         raise typer.Exit(code)

@@ -164,6 +164,8 @@ class Runner:
             # attempt): one run_id for every record of the run, however often it restarts.
             state = folder.state
             state["resume_command"] = cfg.resume_command or state.get("resume_command", "")
+            state["recipe_ref"] = cfg.recipe  # how to load the recipe again (export, report): a name or module:Class
+            state["model_license"] = self.plan.spec.license or None  # the dataset card names it
             self.ledger.load(state.get("ledger"))
             self.planner = self.recipe.planner(cfg.seed, start_index=self._restore(folder, state))
             ctx = self._context(state["run_id"])

@@ -103,12 +103,17 @@ class Recipe(ABC):
         """Steps run before the generic ones; together they must set ``sample.cell`` and
         ``sample.keys`` on every sample they forward. The first should be a ``ParseStep``."""
 
+    # Hooks that read a record alone are classmethods: export, report and compare call them
+    # on a run folder without the recipe's options (its seeds, its templates).
+
+    @classmethod
     @abstractmethod
-    def cell_of(self, record: dict[str, Any]) -> Cell:
+    def cell_of(cls, record: dict[str, Any]) -> Cell:
         """The cell an accepted record counts toward."""
 
+    @classmethod
     @abstractmethod
-    def keys_of(self, record: dict[str, Any]) -> DedupKeys:
+    def keys_of(cls, record: dict[str, Any]) -> DedupKeys:
         """The dedup keys of an accepted record, as its checks set them."""
 
     # -- the record ---------------------------------------------------------------------------
@@ -139,11 +144,13 @@ class Recipe(ABC):
     def has_judge(self) -> bool:
         return type(self).judge_messages is not Recipe.judge_messages
 
-    def chat_turns(self, record: dict[str, Any]) -> list[dict[str, str]] | None:
+    @classmethod
+    def chat_turns(cls, record: dict[str, Any]) -> list[dict[str, str]] | None:
         """The chat example a record trains (export); ``None``: it is not a chat example."""
         return None
 
-    def preview_html(self, record: dict[str, Any]) -> str | None:
+    @classmethod
+    def preview_html(cls, record: dict[str, Any]) -> str | None:
         """A small, escaped HTML picture of a record for the report; ``None``: none."""
         return None
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from synthgen.errors import OutputError, ResumeError
 from synthgen.runfolder.folder import FILES, LOCK_FILE, STATE_FILE, Kind
 from synthgen.runfolder.state import check_state
@@ -33,6 +35,12 @@ class RunView:
     @property
     def recipe(self) -> str:
         return str(self.state.get("fingerprint", {}).get("recipe", "nl2dot"))
+
+    @property
+    def recipe_ref(self) -> str:
+        """What loads this run's recipe: the --recipe it ran with (a registered name or
+        module:Class); folders from before it was saved name a registered recipe."""
+        return str(self.state.get("recipe_ref") or self.recipe)
 
     @property
     def status(self) -> str:
@@ -56,7 +64,7 @@ class RunView:
                 if not raw.strip():
                     continue
                 try:
-                    yield json.loads(raw)
+                    yield orjson.loads(raw)
                 except ValueError:
                     raise OutputError(
                         f"{path}:{number}: not a JSON record", hint="the file was changed outside synthgen"

@@ -151,10 +151,12 @@ class HaikuRecipe(Recipe):
     def check_steps(self) -> list[Step]:
         return [HaikuParse(self.options.seasons), HaikuMeasure()]
 
-    def cell_of(self, record: dict[str, Any]) -> tuple[str, ...]:
+    @classmethod
+    def cell_of(cls, record: dict[str, Any]) -> tuple[str, ...]:
         return (record["season"], record["mood"])
 
-    def keys_of(self, record: dict[str, Any]) -> DedupKeys:
+    @classmethod
+    def keys_of(cls, record: dict[str, Any]) -> DedupKeys:
         return keys(record["title"], record["lines"])
 
     def record_fields(self, sample: Sample) -> dict[str, Any]:
@@ -165,7 +167,8 @@ class HaikuRecipe(Recipe):
     def failed_fields(self, item: HaikuItem) -> dict[str, Any]:
         return {"topic": item.topic, "season_requested": item.season, "mood": item.mood}
 
-    def chat_turns(self, record: dict[str, Any]) -> list[dict[str, str]]:
+    @classmethod
+    def chat_turns(cls, record: dict[str, Any]) -> list[dict[str, str]]:
         return [{"role": "user", "content": f"A {record['mood']} haiku about {record['topic']}"},
                 {"role": "assistant", "content": "\n".join(record["lines"])}]
 

@@ -197,10 +197,12 @@ class CodingTasksRecipe(Recipe):
         files = set(self.context.repo_files.get(item.repository, ())) | set(item.files)
         return files, {posixpath.dirname(f) for f in files} | set(item.folders)
 
-    def cell_of(self, record: dict[str, Any]) -> Cell:
+    @classmethod
+    def cell_of(cls, record: dict[str, Any]) -> Cell:
         return (record["repository"], record["task_kind"])
 
-    def keys_of(self, record: dict[str, Any]) -> DedupKeys:
+    @classmethod
+    def keys_of(cls, record: dict[str, Any]) -> DedupKeys:
         from synthgen.recipes.coding_tasks.steps import keys_for
 
         return keys_for(record["prompt"], record["target_files"], record["expected_tools"])
@@ -248,7 +250,8 @@ class CodingTasksRecipe(Recipe):
         system = "You review datasets of coding tasks for coding agents. Answer with one word: yes or no."
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
-    def chat_turns(self, record: dict[str, Any]) -> list[dict[str, str]] | None:
+    @classmethod
+    def chat_turns(cls, record: dict[str, Any]) -> list[dict[str, str]] | None:
         """The task → its generated plan; a task whose plan failed its checks is no chat example."""
         plan = record.get("plan")
         if not plan:

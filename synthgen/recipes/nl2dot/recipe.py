@@ -20,6 +20,7 @@ from synthgen.records import Cell, DedupKeys, GenerationRequest, Sample, Samplin
 from synthgen.steps.base import Step
 
 TASK_TYPE = "NL_TO_DOT"
+CHAT_SYSTEM = "You turn a request into a Graphviz diagram. Answer with the DOT source only."
 JUDGE_SYSTEM = (
     "You review datasets of Graphviz diagrams. Given a request and a DOT graph, answer 'yes' if "
     "the graph implements what the request describes (its states, steps and transitions), 'no' otherwise. "
@@ -96,10 +97,12 @@ class Nl2DotRecipe(Recipe):
 
         return [Nl2DotParse(), ValidateStep(), MeasureStep(self.templates.complexities)]
 
-    def cell_of(self, record: dict[str, Any]) -> Cell:
+    @classmethod
+    def cell_of(cls, record: dict[str, Any]) -> Cell:
         return (record["domain"], record["complexity_measured"])
 
-    def keys_of(self, record: dict[str, Any]) -> DedupKeys:
+    @classmethod
+    def keys_of(cls, record: dict[str, Any]) -> DedupKeys:
         from synthgen.recipes.nl2dot.steps import keys_for
 
         return keys_for(record["request"], record["dot"], record.get("validation", {}).get("hashes", {}))
@@ -141,10 +144,12 @@ class Nl2DotRecipe(Recipe):
         user = f"Request:\n{request}\n\nDOT:\n{dot}\n\nDoes this DOT implement the request? Answer yes or no."
         return [{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": user}]
 
-    def chat_turns(self, record: dict[str, Any]) -> list[dict[str, str]] | None:
+    @classmethod
+    def chat_turns(cls, record: dict[str, Any]) -> list[dict[str, str]] | None:
         if not record.get("request") or not record.get("dot"):
             return None
-        return [{"role": "user", "content": record["request"]}, {"role": "assistant", "content": record["dot"]}]
+        return [{"role": "system", "content": CHAT_SYSTEM}, {"role": "user", "content": record["request"]},
+                {"role": "assistant", "content": record["dot"]}]
 
     def fake_answer(self, request: GenerationRequest, rng: random.Random, knobs: dict[str, Any]) -> str:
         from synthgen.recipes.nl2dot.fake import fake_answer
