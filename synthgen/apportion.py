@@ -17,19 +17,23 @@ def largest_remainder(total: int, shares: Sequence[float]) -> list[int]:
     """Integers summing to ``total`` in proportion to ``shares`` (fractions summing to 1);
     ties go to the earlier entry. A value a hair under an integer (0.29 x 100 =
     28.999999999999996) counts as that integer."""
-    exact = [total * s for s in shares]
-    floors = [math.floor(x + 1e-9) for x in exact]
-    left = total - sum(floors)
-    order = sorted(range(len(shares)), key=lambda i: (-(exact[i] - floors[i]), i))
-    for i in order[:left]:
-        floors[i] += 1
-    return floors
+    return _round([total * s for s in shares], total, slack=1e-9)
 
 
 def apportion(n: int, needs: Sequence[int]) -> list[int]:
-    """``n`` split in proportion to whole-number ``needs`` (largest remainder)."""
+    """``n`` split in proportion to whole-number ``needs`` (largest remainder). The exact
+    shares are ``n * k / sum``, computed as that quotient, so remainders that tie in exact
+    arithmetic break as they always have (floating-point rounding decides, reproducibly)."""
     total = sum(needs)
-    return largest_remainder(n, [k / total for k in needs])
+    return _round([n * k / total for k in needs], n, slack=0.0)
+
+
+def _round(exact: list[float], total: int, slack: float) -> list[int]:
+    floors = [math.floor(x + slack) for x in exact]
+    order = sorted(range(len(exact)), key=lambda i: (-(exact[i] - floors[i]), i))
+    for i in order[: total - sum(floors)]:
+        floors[i] += 1
+    return floors
 
 
 def spread(cells: Sequence[T], needs: Sequence[int], n: int, shift: int) -> list[T]:
