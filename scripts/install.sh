@@ -19,6 +19,18 @@ if ! command -v dot >/dev/null 2>&1 || ! command -v nop >/dev/null 2>&1; then
   fi
 fi
 
+# The report's browser tests (tests/report/test_browser.py) drive Debian's chromium with
+# Playwright; Playwright's own browser download is not needed. Without it they skip.
+if [[ ",$extras," == *",dev,"* ]] && ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing chromium (apt, for the report's browser tests)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+      || echo "chromium could not be installed: the report's browser tests will skip" >&2
+  else
+    echo "note: the report's browser tests need chromium (sudo apt-get install chromium); they skip without it" >&2
+  fi
+fi
+
 [ -x .venv/bin/python ] || "$py" -m venv .venv
 . .venv/bin/activate
 python -m pip install -q --upgrade pip

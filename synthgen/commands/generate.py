@@ -52,7 +52,7 @@ def _run(spec: Any, model: str, opts: dict[str, Any]) -> None:
     print_summary(summary)
     if summary["accepted"]:
         out = shlex.quote(str(config.output))
-        typer.echo(f"next: synthgen export {out} --to {shlex.quote(str(config.output) + '-export')} --format nemo")
+        typer.echo(f"next: synthgen report {out}   |   synthgen export {out} --to {shlex.quote(str(config.output) + '-export')} --format nemo")
     code = exit_code(summary)
     if code:
         raise typer.Exit(code)

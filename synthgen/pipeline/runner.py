@@ -114,13 +114,13 @@ class Runner:
         self.backend = _backend_for(self.plan.spec, self.recipe, config.backend_overrides)
         self.engine = EngineCall(self.backend, self.plan.spec.alias, self.plan.spec.prices, self.ledger)
         self.judge_backend: Any = None  # a second engine, when the judge is another model
-        judge_engine: EngineCall | None = None
+        self.judge_engine: EngineCall | None = None
         if config.validate_semantics:
-            judge_engine, self.judge_backend = self._judge_engine(create_backend)
+            self.judge_engine, self.judge_backend = self._judge_engine(create_backend)
         self.dedup = DedupStep(DedupIndex(config.dedup, self.quota.targets))
         steps: list[Step] = list(self.recipe.check_steps())
-        if judge_engine is not None:
-            steps.append(_judge_step(judge_engine, self.recipe))
+        if self.judge_engine is not None:
+            steps.append(_judge_step(self.judge_engine, self.recipe))
         self.pipeline = Pipeline([*steps, self.dedup, QuotaStep(self.quota)])
         self.planner: Any = self.recipe.planner(config.seed)
         self.log: Any = None
@@ -171,6 +171,8 @@ class Runner:
             ctx = self._context(state["run_id"])
             with RunLogger(folder.path / LOG_FILE) as self.log:
                 self.engine.log = self.log
+                if self.judge_engine is not None:
+                    self.judge_engine.log = self.log  # the judge's calls are logged like generation's
                 for line in self.recipe.describe(cfg.count):
                     self.progress.message(line)
                 self.log.event("start", run_id=ctx.run_id, model=ctx.model, recipe=self.recipe.name, resume=cfg.resume,

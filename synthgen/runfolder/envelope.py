@@ -80,6 +80,7 @@ def rejected_record(drop: Drop, ctx: RecordContext, recipe: RecordFields) -> dic
         "step": drop.step,
         "reason": drop.reason,
         "detail": drop.detail,
+        "template": sample.item.template_name,
         **recipe.rejected_fields(sample),
         "hashes": dict(sample.hashes),
         "created_at": now(),

@@ -113,6 +113,10 @@ def test_judge_drops_no_and_is_charged(tmp_path):
     assert all(r["validation"]["judge"] == {"model": "fake", "verdict": "yes"} for r in records)
     assert summary["rejected"]["judge_no"] > 0
     assert summary["ledger"]["calls"] == 2 * summary["candidates"] - summary["failed"].get("malformed_output", 0)
+    events = read(out / "log.jsonl")  # the judge's calls are logged like the generation's
+    calls = [e for e in events if e["event"] == "engine_call"]
+    assert sum(e["completions"] for e in calls) == summary["ledger"]["calls"]
+    assert len(calls) > len([e for e in events if e["event"] == "batch"])
 
 
 def test_a_dead_engine_stops_the_run_instead_of_burning_the_cap(tmp_path):

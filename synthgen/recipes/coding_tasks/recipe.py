@@ -261,6 +261,29 @@ class CodingTasksRecipe(Recipe):
         return [{"role": "system", "content": system}, {"role": "user", "content": record["prompt"]},
                 {"role": "assistant", "content": steps}]
 
+    @classmethod
+    def preview_html(cls, record: dict[str, Any]) -> str | None:
+        """The task as an escaped block: prompt, kind, language, target files, tools and the plan."""
+        from html import escape
+
+        def esc(value: Any) -> str:
+            return escape("" if value is None else str(value), quote=True)
+
+        def codes(values: Any) -> str:
+            return ", ".join(f"<code>{esc(v)}</code>" for v in values or []) or "–"
+
+        plan = record.get("plan")
+        if plan:
+            steps = "".join(f"<li><code>{esc(s.get('tool'))}</code> <code>{esc(s.get('target'))}</code>: {esc(s.get('purpose'))}</li>"
+                            if isinstance(s, dict) else f"<li>{esc(s)}</li>" for s in plan)
+            plan_html = f'<ol class="plan">{steps}</ol>'
+        else:
+            plan_html = '<p class="muted">no plan (it failed its checks: no chat example)</p>'
+        return (f'<div class="task"><p>{esc(record.get("prompt"))}</p><dl>'
+                f'<dt>kind</dt><dd>{esc(record.get("task_kind"))}</dd><dt>language</dt><dd>{esc(record.get("language"))}</dd>'
+                f'<dt>target files</dt><dd>{codes(record.get("target_files"))}</dd>'
+                f'<dt>tools</dt><dd>{codes(record.get("expected_tools"))}</dd></dl>{plan_html}</div>')
+
     def fake_answer(self, request: GenerationRequest, rng: random.Random, knobs: dict[str, Any]) -> str:
         from synthgen.recipes.coding_tasks.fake import fake_answer
 

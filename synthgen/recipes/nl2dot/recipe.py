@@ -151,6 +151,38 @@ class Nl2DotRecipe(Recipe):
         return [{"role": "system", "content": CHAT_SYSTEM}, {"role": "user", "content": record["request"]},
                 {"role": "assistant", "content": record["dot"]}]
 
+    @classmethod
+    def preview_html(cls, record: dict[str, Any]) -> str | None:
+        """The graph drawn by ``dot -Tsvg`` as a base64 ``<img>``: in an image an SVG can run
+        nothing and load nothing (a URL= attribute stays a dead link). Graphviz runs with a
+        timeout and with file loading off (``SERVER_NAME`` set, no ``GV_FILE_PATH``), so a
+        record's image= or shapefile= cannot read local files; a failure is one escaped line."""
+        import base64
+        import html
+        import os
+        import shutil
+        import subprocess
+
+        dot = record.get("dot")
+        if not isinstance(dot, str) or not dot.strip():
+            return None
+        note = '<p class="muted">no drawing: {}</p>'
+        program = shutil.which("dot")
+        if program is None:
+            return note.format("Graphviz's dot is not installed")
+        env = {"PATH": os.environ.get("PATH", ""), "SERVER_NAME": "synthgen-report"}
+        try:
+            proc = subprocess.run([program, "-Tsvg"], input=dot.encode("utf-8", "replace"), capture_output=True, timeout=10, env=env)
+        except subprocess.TimeoutExpired:
+            return note.format("Graphviz took more than 10 s")
+        except OSError as exc:
+            return note.format(html.escape(f"cannot run Graphviz: {exc}", quote=True))
+        if proc.returncode != 0 or not proc.stdout.strip():
+            message = " ".join(proc.stderr.decode("utf-8", "replace").split())[:200] or f"exit {proc.returncode}"
+            return note.format(html.escape(f"Graphviz: {message}", quote=True))
+        data = base64.b64encode(proc.stdout).decode("ascii")
+        return f'<img class="graph" alt="the graph, drawn by Graphviz" src="data:image/svg+xml;base64,{data}">'
+
     def fake_answer(self, request: GenerationRequest, rng: random.Random, knobs: dict[str, Any]) -> str:
         from synthgen.recipes.nl2dot.fake import fake_answer
 
