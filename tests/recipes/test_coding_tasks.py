@@ -156,3 +156,15 @@ def test_option_errors_are_one_line(seeds_dir):
         create_recipe("coding-tasks", {"traces": str(seeds_dir), "strategy": "magic"})
     with pytest.raises(ConfigError, match="not a folder"):
         create_recipe("coding-tasks", {"traces": str(seeds_dir), "strategy": "schema_driven", "repo_dir": "/no/such/dir"})
+
+
+def test_the_plan_does_not_depend_on_the_processs_hash_seed(seeds_dir):
+    """A resumed run (or a test replaying a plan) is another process with another hash seed:
+    schema_driven items, built from a checkout's sets of files, must come out the same."""
+    code = ("import json, sys; from synthgen.recipes import create_recipe; "
+            f"r = create_recipe('coding-tasks', {{'traces': {str(seeds_dir)!r}, 'strategy': 'schema_driven', 'repo_dir': {str(ROOT)!r}}}); "
+            "t = r.targets(6); items = r.planner(0).next_items({c: n for c, n in t.items() if n}, 6); "
+            "print(json.dumps([[i.messages, i.files, i.folders, r.schema_for(i)] for i in items]))")
+    outs = [subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=str(ROOT)),
+                           capture_output=True, text=True, check=True, cwd=ROOT).stdout for seed in ("1", "2", "3")]
+    assert outs[0] == outs[1] == outs[2]

@@ -32,8 +32,9 @@ class RepoSnapshot:
         """The folders holding most code files, for prompts."""
         from synthgen.traces.paths import MARKUP, language_of
 
-        counts = Counter(posixpath.dirname(f) for f in self.files if (lang := language_of(f)) and lang not in MARKUP)
-        return [d for d, _ in counts.most_common(n)]
+        counts = Counter(posixpath.dirname(f) for f in sorted(self.files) if (lang := language_of(f)) and lang not in MARKUP)
+        # Ties by name: a set's order changes with the process's hash seed, and the plan must not.
+        return [d for d, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
 
 
 def snapshot(path: Path) -> RepoSnapshot:
