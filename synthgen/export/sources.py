@@ -1,8 +1,11 @@
 """The examples an export writes: every accepted record of the runs that is a chat example,
 deduplicated across runs, plus rows of a real dataset mixed in (``--mix``).
 
-A record whose recipe gives no chat turns (coding-tasks' tasks whose plan failed its checks)
-is counted and left out: an export never writes a placeholder answer.
+Every example written ends on an assistant turn that is the record's own generated content
+(nl2dot: its DOT; coding-tasks: its checked plan of tool calls; a mixed row: its own last
+turn), never a blank or stock reply. A record whose recipe gives no chat turns (a coding
+task whose plan failed its checks), or whose last turn is not a non-blank assistant turn, is
+left out and counted under ``left_out``.
 """
 
 from __future__ import annotations

@@ -220,3 +220,24 @@ def test_a_real_run_exports_to_files_hf_and_nemo_tooling_read(tmp_path, real_nl2
         assert row["messages"][-1]["content"] in text and row["dot"] == row["messages"][-1]["content"]
     nemo = lines(tmp_path / "nemo" / "train.jsonl") + lines(tmp_path / "nemo" / "val.jsonl")
     assert len(nemo) == 24 and all([m["role"] for m in r["messages"]] == ["system", "user", "assistant"] for r in nemo)
+
+
+def test_every_assistant_turn_is_the_records_own_content(tmp_path, small_run):
+    """An export's answers are what the run generated: nl2dot's assistant turn is the
+    record's DOT, byte for byte. A record whose answer is blank, and a mixed row ending on a
+    blank assistant turn, are left out and counted, never written."""
+    run = tmp_path / "run"
+    shutil.copytree(small_run, run)
+    data = lines(run / "data.jsonl")
+    data[0]["dot"] = "   \n"  # a record with no real answer
+    (run / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in data))
+    real = tmp_path / "real.jsonl"
+    real.write_text(json.dumps({"messages": [{"role": "user", "content": "draw"}, {"role": "assistant", "content": " "}]}) + "\n")
+    result = export([run], tmp_path / "out", "nemo", val_fraction=0.0, mix=[real])
+    assert result["left_out"] == {"no chat example (no assistant turn)": 1, "mixed row without a chat example": 1}
+    by_id = {r["id"]: r for r in data}
+    rows = lines(tmp_path / "out" / "train.jsonl")
+    assert len(rows) == 29
+    for row in rows:
+        answer = row["messages"][-1]
+        assert answer["role"] == "assistant" and answer["content"] == by_id[row["metadata"]["id"]]["dot"]

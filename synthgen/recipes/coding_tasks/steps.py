@@ -199,7 +199,8 @@ class SeedCopyStep(Step):
 class PlanStep(Step):
     """The generated answer (an ordered plan of tool calls) is a chat example only when it
     holds up: known tools, and at least one step on a target file. Otherwise the task is kept
-    and the record says it has no answer (``plan_ok`` false): no placeholder is ever written."""
+    with ``plan: null`` (``plan_ok`` false), and export leaves it out of the chat examples:
+    no answer is made up for it."""
 
     name = "plan"
 
