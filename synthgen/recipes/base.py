@@ -140,9 +140,19 @@ class Recipe(ABC):
         """The judge's question for a sample; its last user turn must end with "Answer yes or no."."""
         raise NotImplementedError(f"recipe {self.name!r} has no judge prompt")
 
+    @classmethod
+    def judge_messages_of(cls, record: dict[str, Any]) -> list[dict[str, str]] | None:
+        """The same question for an accepted record read back from a run folder (``synthgen
+        compare --judge`` re-judges runs with one model); ``None``: the record can't be asked."""
+        return None
+
     @property
     def has_judge(self) -> bool:
         return type(self).judge_messages is not Recipe.judge_messages
+
+    @classmethod
+    def judges_records(cls) -> bool:
+        return cls.judge_messages_of.__func__ is not Recipe.judge_messages_of.__func__  # type: ignore[attr-defined]
 
     @classmethod
     def chat_turns(cls, record: dict[str, Any]) -> list[dict[str, str]] | None:

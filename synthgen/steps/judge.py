@@ -28,6 +28,12 @@ def parse_verdict(text: str) -> str | None:
     return None
 
 
+def judge_request(request_id: str, messages: list[dict[str, str]], grammar: bool) -> GenerationRequest:
+    """One judge question: greedy, four tokens, constrained to yes/no where the engine takes a grammar."""
+    sampling = SamplingSettings(temperature=0.0, top_p=1.0, max_tokens=4)
+    return GenerationRequest(id=request_id, messages=messages, sampling=sampling, grammar=JUDGE_GRAMMAR if grammar else None)
+
+
 class JudgeStep(Step):
     name = "judge"
 
@@ -40,12 +46,7 @@ class JudgeStep(Step):
         self.messages_for = messages_for
 
     def process(self, batch: list[Sample]) -> list[Sample]:
-        grammar = JUDGE_GRAMMAR if self.engine.supports_grammar else None
-        sampling = SamplingSettings(temperature=0.0, top_p=1.0, max_tokens=4)
-        requests = [
-            GenerationRequest(id=f"judge-{i}", messages=self.messages_for(s), sampling=sampling, grammar=grammar)
-            for i, s in enumerate(batch)
-        ]
+        requests = [judge_request(f"judge-{i}", self.messages_for(s), self.engine.supports_grammar) for i, s in enumerate(batch)]
         answers = self.engine.call(requests)
         by_id = {a.request_id: a for a in answers}
         return [s for req, s in zip(requests, batch) if self._judged(s, by_id.get(req.id))]

@@ -244,11 +244,14 @@ class CodingTasksRecipe(Recipe):
 
     def judge_messages(self, sample: Sample) -> list[dict[str, str]]:
         f = sample.fields
-        user = (f"Task for a coding agent in the {sample.item.repository} repository:\n{f['prompt']}\n\n"
-                f"Target files: {', '.join(f['target_files'])}\n\n"
-                "Is this a realistic, specific coding task a developer could give an agent? Answer yes or no.")
-        system = "You review datasets of coding tasks for coding agents. Answer with one word: yes or no."
-        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        return _judge_messages(sample.item.repository, f["prompt"], f["target_files"])
+
+    @classmethod
+    def judge_messages_of(cls, record: dict[str, Any]) -> list[dict[str, str]] | None:
+        repository, prompt, files = record.get("repository"), record.get("prompt"), record.get("target_files")
+        if not (isinstance(repository, str) and isinstance(prompt, str) and prompt and isinstance(files, list)):
+            return None
+        return _judge_messages(repository, prompt, [str(f) for f in files])
 
     @classmethod
     def chat_turns(cls, record: dict[str, Any]) -> list[dict[str, str]] | None:
@@ -295,3 +298,11 @@ def _by_repo(seeds: list[Any]) -> dict[str, list[Any]]:
     for s in seeds:
         groups.setdefault(s.repository, []).append(s)
     return groups
+
+
+def _judge_messages(repository: str, prompt: str, target_files: list[str]) -> list[dict[str, str]]:
+    user = (f"Task for a coding agent in the {repository} repository:\n{prompt}\n\n"
+            f"Target files: {', '.join(target_files)}\n\n"
+            "Is this a realistic, specific coding task a developer could give an agent? Answer yes or no.")
+    system = "You review datasets of coding tasks for coding agents. Answer with one word: yes or no."
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]

@@ -140,9 +140,12 @@ class Nl2DotRecipe(Recipe):
     # -- hooks --------------------------------------------------------------------------------
 
     def judge_messages(self, sample: Sample) -> list[dict[str, str]]:
-        request, dot = sample.fields["request"], sample.fields["dot"]
-        user = f"Request:\n{request}\n\nDOT:\n{dot}\n\nDoes this DOT implement the request? Answer yes or no."
-        return [{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": user}]
+        return _judge_messages(sample.fields["request"], sample.fields["dot"])
+
+    @classmethod
+    def judge_messages_of(cls, record: dict[str, Any]) -> list[dict[str, str]] | None:
+        request, dot = record.get("request"), record.get("dot")
+        return _judge_messages(request, dot) if isinstance(request, str) and isinstance(dot, str) and request and dot else None
 
     @classmethod
     def chat_turns(cls, record: dict[str, Any]) -> list[dict[str, str]] | None:
@@ -187,3 +190,8 @@ class Nl2DotRecipe(Recipe):
         from synthgen.recipes.nl2dot.fake import fake_answer
 
         return fake_answer(request, rng, knobs)
+
+
+def _judge_messages(request: str, dot: str) -> list[dict[str, str]]:
+    user = f"Request:\n{request}\n\nDOT:\n{dot}\n\nDoes this DOT implement the request? Answer yes or no."
+    return [{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": user}]
