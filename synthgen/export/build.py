@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import gc
 import json
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from synthgen.errors import ConfigError
-from synthgen.export.sources import collect
+from synthgen.export.sources import Example, collect, examples
 from synthgen.export.split import split
-from synthgen.export.writers import FORMATS, into_place, metadata, write_hf, write_jsonl
+from synthgen.export.writers import FORMATS, Tally, into_place, metadata, write_hf, write_jsonl
 
 
 def licences(runs: list[dict[str, Any]]) -> dict[str, str]:
@@ -51,24 +52,31 @@ def _export(runs: list[Path], to: Path, fmt: str, val_fraction: float, seed: int
         raise ConfigError(f"unknown export format {fmt!r}", hint=f"one of: {', '.join(FORMATS)}")
     if not 0.0 <= val_fraction < 1.0:
         raise ConfigError(f"--val-fraction must be at least 0 and below 1, got {val_fraction}")
-    collected = collect(runs, mix)
-    examples = collected.examples
-    train_ix, val_ix = split(examples, val_fraction, seed)
-    train, val = [examples[i] for i in train_ix], [examples[i] for i in val_ix]
+    collected = collect(runs, mix)  # the first pass: cells and near-duplicate groups
+    val_flags = split(collected.cells, collected.groups, val_fraction, seed)
     meta: dict[str, Any] = {}
 
+    def sides() -> Iterator[tuple[str, Example]]:  # the second pass, each example to its side
+        for i, ex in enumerate(examples(collected)):
+            yield ("val" if val_flags[i] else "train"), ex
+
     def build(folder: Path) -> None:
-        if fmt == "hf":
+        tally = Tally()
+        if fmt == "hf":  # datasets builds a dataset in memory (Dataset.from_list)
             from synthgen.export.card import card
 
-            draft = metadata(collected, train, val, fmt, val_fraction, seed, folder)
+            train: list[Example] = []
+            val: list[Example] = []
+            for side, ex in sides():
+                (val if side == "val" else train).append(ex)
+                tally.add(side, ex)
+            draft = metadata(collected, tally, fmt, val_fraction, seed, folder)
             write_hf(folder, train, val, card(draft, licences(collected.runs)))
         else:
-            write_jsonl(folder, "train.jsonl", train, with_metadata=fmt == "nemo")
-            write_jsonl(folder, "val.jsonl", val, with_metadata=fmt == "nemo")
-        meta.update(metadata(collected, train, val, fmt, val_fraction, seed, folder))
+            write_jsonl(folder, sides(), fmt == "nemo", tally)
+        meta.update(metadata(collected, tally, fmt, val_fraction, seed, folder))
         (folder / "metadata.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
     into_place(Path(to), build, overwrite)
-    return {"to": str(to), "format": fmt, "train": len(train), "val": len(val), "left_out": dict(collected.skipped),
+    return {"to": str(to), "format": fmt, "train": meta["counts"]["train"], "val": meta["counts"]["val"], "left_out": dict(collected.skipped),
             "notes": collected.notes}

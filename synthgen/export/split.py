@@ -3,28 +3,55 @@
 Groups join examples that share a shape hash (nl2dot's graph topology) or sit in one MinHash
 cluster (text and body 3-shingles, Jaccard >= 0.8, the dedup step's measure). Whole groups
 go to one side; they are taken in a seeded order and a group joins val while no cell it
-touches would pass its target, round(fraction x the cell's size). The same examples and seed
+touches would pass its target (round(fraction x all) apportioned over the cells by size:
+each within one example of fraction x the cell's size). The same examples and seed
 always give the same split.
 """
 
 from __future__ import annotations
 
 import random
+from array import array
 from collections import Counter, defaultdict
+from typing import Any
 
+from synthgen.apportion import apportion
 from synthgen.export.sources import Example
 
 NEAR_THRESHOLD = 0.8
 
 
-class _Groups:
-    def __init__(self, n: int) -> None:
-        self.parent = list(range(n))
+class Groups:
+    """Near-duplicate groups, built one example at a time in the first pass: a union-find
+    over example indices, joined on a shared shape hash and, with ``near``, on a MinHash LSH
+    hit. MinHash clusters are only looked for across sources (``near``: more than one run id
+    or a mixed file): within one run the dedup step already refused every near-duplicate with
+    the same sketch and the same LSH bands, so a one-run export would find none (and MinHash
+    is most of an export's time). Memory: an int per example, a key per distinct shape, and
+    the LSH index where ``near``."""
+
+    def __init__(self, near: bool) -> None:
+        self.parent: array[int] = array("q")
+        self.by_shape: dict[str, int] = {}
+        self.near = near
+        self._index: Any = None
+        self._lsh: Any = None
+        if near:
+            from datasketch import MinHashLSH
+
+            from synthgen.steps.dedup import DedupConfig, DedupIndex
+
+            self._index = DedupIndex(DedupConfig())
+            self._lsh = MinHashLSH(threshold=NEAR_THRESHOLD, num_perm=self._index.config.num_perm)
+
+    def __len__(self) -> int:
+        return len(self.parent)
 
     def find(self, i: int) -> int:
-        while self.parent[i] != i:
-            self.parent[i] = self.parent[self.parent[i]]
-            i = self.parent[i]
+        parent = self.parent
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
         return i
 
     def join(self, a: int, b: int) -> None:
@@ -32,56 +59,58 @@ class _Groups:
         if ra != rb:
             self.parent[max(ra, rb)] = min(ra, rb)
 
-
-def group(examples: list[Example]) -> list[list[int]]:
-    """Indices of ``examples`` in near-duplicate groups (each group in index order).
-
-    MinHash clusters are only looked for across sources: within one run the dedup step
-    already refused every near-duplicate with the same sketch and the same LSH bands, so a
-    one-run export would find none (and MinHash is most of an export's time)."""
-    from datasketch import MinHashLSH
-
-    from synthgen.steps.dedup import DedupConfig, DedupIndex
-
-    groups = _Groups(len(examples))
-    by_shape: dict[str, int] = {}
-    near = len({ex.source for ex in examples}) > 1
-    index = DedupIndex(DedupConfig())
-    lsh = MinHashLSH(threshold=NEAR_THRESHOLD, num_perm=index.config.num_perm)
-    for i, ex in enumerate(examples):
+    def add(self, i: int, ex: Example) -> None:
+        assert i == len(self.parent)
+        self.parent.append(i)
         shape = (ex.record.get("validation") or {}).get("hashes", {}).get("shape_hash")
         if shape:
-            if shape in by_shape:
-                groups.join(i, by_shape[shape])
-            by_shape.setdefault(shape, i)
-        if near and ex.keys is not None:
-            mh = index.minhash(ex.keys.text, ex.keys.body)
-            for hit in lsh.query(mh):
-                groups.join(i, int(hit))
-            lsh.insert(str(i), mh)
-    members: dict[int, list[int]] = defaultdict(list)
-    for i in range(len(examples)):
-        members[groups.find(i)].append(i)
-    return list(members.values())
+            if shape in self.by_shape:
+                self.join(i, self.by_shape[shape])
+            self.by_shape.setdefault(shape, i)
+        if self._lsh is not None and ex.keys is not None:
+            mh = self._index.minhash(ex.keys.text, ex.keys.body)
+            for hit in self._lsh.query(mh):
+                self.join(i, int(hit))
+            self._lsh.insert(str(i), mh)
+
+    def members(self) -> list[list[int]]:
+        """Indices in groups, each in index order, the groups in order of their first member."""
+        out: dict[int, list[int]] = defaultdict(list)
+        for i in range(len(self.parent)):
+            out[self.find(i)].append(i)
+        return list(out.values())
+
+    def labels(self) -> list[str]:
+        """Each example's group name (``g<n>``, n in ``members()`` order)."""
+        names: dict[int, str] = {}
+        out = []
+        for i in range(len(self.parent)):
+            root = self.find(i)
+            out.append(names.setdefault(root, f"g{len(names)}"))
+        return out
 
 
-def split(examples: list[Example], fraction: float, seed: int) -> tuple[list[int], list[int]]:
-    """(train indices, val indices), each in the examples' order."""
+def split(cells: list[tuple[str, ...]], groups: Groups, fraction: float, seed: int) -> bytearray:
+    """Which examples go to val: a flag per example index (1: val)."""
     if not 0.0 <= fraction < 1.0:
         raise ValueError(f"val fraction must be in [0, 1), got {fraction}")
-    sizes = Counter(ex.cell for ex in examples)
-    target = {cell: round(fraction * n) for cell, n in sizes.items()}
+    sizes = Counter(cells)
+    # Val's size is round(fraction x all), spread over the cells by largest remainder, so each
+    # cell's share is within one example of fraction x its size and tiny cells (1-3 records,
+    # where fraction x size rounds to 0) still give val its share; ties in a seeded order.
+    order_cells = sorted(sizes)
+    random.Random(f"cells:{seed}").shuffle(order_cells)
+    counts = apportion(round(fraction * len(cells)), [sizes[c] for c in order_cells]) if cells else []
+    target = dict(zip(order_cells, counts))
     held: Counter[tuple[str, ...]] = Counter()
-    groups = group(examples)
-    for n, members in enumerate(groups):
-        for i in members:
-            examples[i].group = f"g{n}"
-    order = sorted(range(len(groups)), key=lambda n: groups[n][0])
+    members = groups.members()
+    order = sorted(range(len(members)), key=lambda n: members[n][0])
     random.Random(seed).shuffle(order)
-    val: set[int] = set()
+    val = bytearray(len(cells))
     for n in order:
-        need = Counter(examples[i].cell for i in groups[n])
+        need = Counter(cells[i] for i in members[n])
         if all(held[c] + k <= target[c] for c, k in need.items()):
             held.update(need)
-            val.update(groups[n])
-    return [i for i in range(len(examples)) if i not in val], sorted(val)
+            for i in members[n]:
+                val[i] = 1
+    return val

@@ -20,6 +20,8 @@ import os
 import shutil
 import tempfile
 from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +47,32 @@ def _line(obj: dict[str, Any]) -> bytes:
     return orjson.dumps(obj) + b"\n"
 
 
-def write_jsonl(folder: Path, name: str, examples: list[Example], with_metadata: bool) -> None:
-    with open(folder / name, "wb") as fh:
-        for ex in examples:
+@dataclass(slots=True)
+class Tally:
+    """What metadata.json counts of the examples written, per split."""
+
+    cells: dict[str, Counter[str]] = field(default_factory=lambda: {"train": Counter(), "val": Counter()})
+    sources: Counter[str] = field(default_factory=Counter)
+    versions: set[str] = field(default_factory=set)
+
+    def add(self, side: str, ex: Example) -> None:
+        self.cells[side]["/".join(ex.cell)] += 1
+        self.sources[ex.source] += 1
+        if ex.source.startswith("synthetic"):
+            self.versions.add(f"{ex.record.get('provenance', {}).get('template_version')}")
+
+    def count(self, side: str) -> int:
+        return sum(self.cells[side].values())
+
+
+def write_jsonl(folder: Path, examples: Iterable[tuple[str, Example]], with_metadata: bool, tally: Tally) -> None:
+    """``train.jsonl`` and ``val.jsonl``, one example at a time as the second pass reads it."""
+    with open(folder / "train.jsonl", "wb") as train, open(folder / "val.jsonl", "wb") as val:
+        files = {"train": train, "val": val}
+        for side, ex in examples:
             row = {"messages": ex.messages, "metadata": metadata_of(ex)} if with_metadata else {"messages": ex.messages}
-            fh.write(_line(row))
+            files[side].write(_line(row))
+            tally.add(side, ex)
 
 
 def _sha256(path: Path) -> str:
@@ -60,26 +83,21 @@ def _sha256(path: Path) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def metadata(collected: Collected, train: list[Example], val: list[Example], fmt: str, fraction: float, seed: int,
-             folder: Path) -> dict[str, Any]:
+def metadata(collected: Collected, tally: Tally, fmt: str, fraction: float, seed: int, folder: Path) -> dict[str, Any]:
     """What the export holds and where it came from; no timestamp, so the same inputs give
     the same bytes."""
-    def cells(examples: list[Example]) -> dict[str, int]:
-        return dict(sorted(Counter("/".join(ex.cell) for ex in examples).items()))
-
     recipes = sorted({(r["recipe"]) for r in collected.runs})
-    versions = sorted({f"{ex.record.get('provenance', {}).get('template_version')}" for ex in train + val if ex.source.startswith("synthetic")})
     files = {p.name: _sha256(p) for p in sorted(folder.rglob("*")) if p.is_file() and p.name != "metadata.json" and "/" not in
              str(p.relative_to(folder))}
     return {
         "export_version": EXPORT_VERSION, "format": fmt,
-        "counts": {"train": len(train), "val": len(val)},
-        "cells": {"train": cells(train), "val": cells(val)},
-        "sources": dict(sorted(Counter(ex.source for ex in train + val).items())),
+        "counts": {"train": tally.count("train"), "val": tally.count("val")},
+        "cells": {side: dict(sorted(tally.cells[side].items())) for side in ("train", "val")},
+        "sources": dict(sorted(tally.sources.items())),
         "runs": collected.runs, "models": sorted({str(r["model"]) for r in collected.runs}),
-        "recipes": recipes, "template_versions": versions,
+        "recipes": recipes, "template_versions": sorted(tally.versions),
         "split": {"val_fraction": fraction, "seed": seed, "stratified_by": "cell", "grouped_by": "shape hash or MinHash cluster",
-                  "groups": len({ex.group for ex in train + val})},
+                  "groups": len(collected.groups.members()) if collected.count else 0},
         "left_out": dict(collected.skipped),
         "files": files,
     }
