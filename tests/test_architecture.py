@@ -1,7 +1,7 @@
 """The shape of the code, checked by import-linter (contracts in .importlinter) and ruff.
 
 The runtime imports no recipe and no DOT code, the model registry no backend, export and
-report never the runner, and lower layers never higher ones. ``make test`` runs both tools
+report never the runner, compare only the engine-call path, and lower layers never higher ones. ``make test`` runs both tools
 before pytest; these tests run them too and show a broken contract is caught.
 """
 
@@ -42,6 +42,7 @@ def test_the_import_contracts_hold():
     ("pipeline/runner.py", "from synthgen.recipes.nl2dot import recipe", "Runtime imports no recipe and no DOT code"),
     ("models.py", "import synthgen.backends.vllm", "imports no backend"),
     ("steps/base.py", "import synthgen.pipeline.runner", "Lower layers never import higher ones"),
+    ("compare/judge.py", "import synthgen.pipeline.runner", "Compare reads run folders"),
 ])
 def test_a_broken_contract_fails_the_check(tmp_path, module, line, contract):
     shutil.copytree(ROOT / "synthgen", tmp_path / "synthgen", ignore=shutil.ignore_patterns("__pycache__"))

@@ -69,6 +69,7 @@ class Collected:
     with_shape: int = 0
     verdicts: Counter[str] = field(default_factory=Counter)  # accepted records' validation.judge verdicts
     models: Counter[str] = field(default_factory=Counter)
+    template_versions: Counter[str] = field(default_factory=Counter)  # accepted records' provenance.template_version
     templates: dict[str, TemplateStats] = field(default_factory=lambda: defaultdict(TemplateStats))
     rejected_reasons: Counter[tuple[str, str]] = field(default_factory=Counter)  # (step, reason)
     failed_reasons: Counter[tuple[str, str]] = field(default_factory=Counter)
@@ -110,6 +111,7 @@ def _accepted(out: Collected, cls: Any, record: dict[str, Any]) -> None:
     prov = record.get("provenance") or {}
     out.templates[str(prov.get("template") or UNKNOWN)].accepted += 1
     out.models[str(prov.get("model") or UNKNOWN)] += 1
+    out.template_versions[str(prov.get("template_version") or UNKNOWN)] += 1
     judge = (record.get("validation") or {}).get("judge")
     out.verdicts[str(judge.get("verdict")) if isinstance(judge, dict) else "none"] += 1
     count_features(out.features, record)

@@ -125,3 +125,20 @@ def bars(labels: Sequence[str], counts: Sequence[int], title: str) -> str:
     ax.set_title(title)
     ax.set_xlabel("records")
     return _uri(fig)
+
+
+@_styled
+def grouped_bars(groups: Sequence[str], series: dict[str, Sequence[float]], title: str, ylabel: str) -> str:
+    """Vertical bars: one group per measure, one bar per series in it (compare's runs)."""
+    fig = _figure(min(12.0, 2.5 + 1.4 * len(groups)), 3.6)
+    ax = fig.add_subplot()
+    width = 0.8 / max(1, len(series))
+    colours = (BLUE, RED, GREY, "#6a9f58", "#9467bd", "#e1a03a")
+    for k, (name, values) in enumerate(series.items()):
+        xs = [g + (k - (len(series) - 1) / 2) * width for g in range(len(groups))]
+        ax.bar(xs, values, width=width, label=_label(name), color=colours[k % len(colours)])
+    ax.set_xticks(range(len(groups)), [_label(g) for g in groups])
+    ax.set_title(title)
+    ax.set_ylabel(ylabel)
+    ax.legend(frameon=False, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=min(3, len(series)))
+    return _uri(fig)

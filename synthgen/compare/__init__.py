@@ -1,0 +1,1 @@
+"""``synthgen compare``: runs of one recipe with different models, side by side."""
