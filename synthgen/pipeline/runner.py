@@ -21,7 +21,7 @@ from typing import Any
 
 from synthgen.pipeline.config import DEFAULT_MODEL, RunConfig, fingerprint
 from synthgen.pipeline.engine import EngineCall
-from synthgen.pipeline.stopping import StopFlag, StopNow, signal_label
+from synthgen.pipeline.stopping import StopFlag, StopNow, held_signals, signal_label
 from synthgen.records import Cell, Sample
 from synthgen.runfolder.envelope import RecordContext, accepted_record, failed_record, rejected_record
 from synthgen.steps.base import FAILED_REASONS, Pipeline, Step
@@ -175,9 +175,6 @@ class Runner:
                     self.judge_engine.log = self.log  # the judge's calls are logged like generation's
                 for line in self.recipe.describe(cfg.count):
                     self.progress.message(line)
-                self.log.event("start", run_id=ctx.run_id, model=ctx.model, recipe=self.recipe.name, resume=cfg.resume,
-                               targets=self.quota.target_total, accepted_on_disk=self.quota.accepted_total,
-                               plan_next_index=self.planner.next_index)
                 return self._loop(folder, state, ctx)
 
     def _context(self, run_id: str) -> RecordContext:
@@ -197,6 +194,9 @@ class Runner:
         state.pop("stop_signal", None)
         self.progress.start(self.quota)
         try:
+            self.log.event("start", run_id=ctx.run_id, model=ctx.model, recipe=self.recipe.name, resume=self.config.resume,
+                           targets=self.quota.target_total, accepted_on_disk=self.quota.accepted_total,
+                           plan_next_index=self.planner.next_index)
             if not self.quota.done and stop.signum is None:
                 self.backend.load()
                 if self.judge_backend is not None:
@@ -231,8 +231,9 @@ class Runner:
             if status == STATUS_INTERRUPTED and stop.signum is not None:
                 state["stop_signal"] = signal.Signals(stop.signum).name
             try:
-                self._save(folder, state, status, why)
-                self.log.event("stop", status=status, reason=why, accepted=self.quota.accepted_total)
+                with held_signals():  # a stop signal now would leave run.json's last status stale
+                    self._save(folder, state, status, why)
+                    self.log.event("stop", status=status, reason=why, accepted=self.quota.accepted_total)
             except OutputError as exc:  # the disk is full even for run.json: report, keep the first error
                 if error is None:
                     raise
@@ -268,34 +269,29 @@ class Runner:
         return "running", ""
 
     def _batch(self, folder: Any, state: dict[str, Any], ctx: RecordContext) -> None:
-        from synthgen.errors import OutputError
 
         needed = self.quota.needed()
         rate = self.quota.accepted_total / self.candidates if self.candidates else 1.0
         n = min(self.config.batch_size, candidates_for(sum(needed.values()), rate, self.config.cap - self.candidates))
+        before = self._batch_fields(self.planner.next_index)
         items = self.planner.next_items(needed, max(1, n))
-        saved = (self.candidates, self.pipeline.counters())
         result = self.process(items)
         self.candidates += len(items)
         recipe = self.recipe
-        try:
-            folder.append("accepted", [accepted_record(s, ctx, recipe) for s in result.accepted])
-            folder.append("rejected", [rejected_record(d, ctx, recipe) for d in result.of_kind("rejected")])
-            folder.append("failed", [failed_record(d, ctx, recipe) for d in result.of_kind("failed")])
-        except OutputError:
-            self._unwind(folder, *saved)
-            raise
-        state["plan_next_index"] = self.planner.next_index
-        self._save(folder, state, "running", "")
+        records = {"accepted": [accepted_record(s, ctx, recipe) for s in result.accepted],
+                   "rejected": [rejected_record(d, ctx, recipe) for d in result.of_kind("rejected")],
+                   "failed": [failed_record(d, ctx, recipe) for d in result.of_kind("failed")]}
+        # On an error the batch stays pending in ``state``; _save (in _loop's finally) settles it.
+        folder.commit_batch(state, records, before, self._batch_fields(self.planner.next_index))
         self.log.event("batch", candidates=len(items), accepted=len(result.accepted), rejected=len(result.of_kind("rejected")),
                        failed=len(result.of_kind("failed")), accepted_total=self.quota.accepted_total)
         self.progress.update(self.quota, self.ledger, self.candidates)
 
     def _unwind(self, folder: Any, candidates: int, counters: dict[str, dict[str, int]]) -> None:
-        """A batch whose records could not all be written (disk full): run.json must describe
-        what is on disk, as after a kill. Counters and candidates go back to the last save
-        (the side files are cut back to it on resume); quota counts are what data.jsonl holds.
-        The ledger keeps the batch: that compute was spent."""
+        """A batch that is not on disk (a failed write, a stop inside its commit): run.json
+        must describe what the files hold. Counters and candidates go back to before it,
+        quota counts are what data.jsonl holds. The ledger keeps the batch: that compute was
+        spent."""
         self.candidates = candidates
         self.pipeline.load_counters(counters)
         self.quota.counts.clear()
@@ -316,7 +312,15 @@ class Runner:
         samples = [Sample(by_id[c.request_id], c, compute_s=share) for c in completions]
         return self.pipeline.run(samples)
 
+    def _batch_fields(self, plan_next_index: int) -> dict[str, Any]:
+        """The state a batch changes, as it is now (``commit_batch``'s before and after)."""
+        return {"candidates": self.candidates, "counters": self.pipeline.counters(), "ledger": self.ledger.to_dict(),
+                "quota": self.quota.progress(), "plan_next_index": plan_next_index}
+
     def _save(self, folder: Any, state: dict[str, Any], status: str, why: str) -> None:
+        if "pending" in state:  # a stop inside a batch's commit: finish it first, as the next open would
+            if folder.settle(state) == "back":
+                self._unwind(folder, int(state.get("candidates", 0)), state.get("counters") or {})
         state.update(
             status=status,
             stop_reason=why,

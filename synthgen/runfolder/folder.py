@@ -11,12 +11,18 @@ so that whatever is on disk is always a valid prefix of the run:
 - ``run.lock`` is held with ``flock`` for the life of the run, so two runs cannot write one
   folder; the kernel drops the lock when the process dies, so a killed run never leaves a
   stale lock behind;
-- every ``run.json`` save records the byte length of the three JSONL files. Lines of
-  ``rejected.jsonl`` / ``failed_prompts.jsonl`` past that length were written by a batch
-  whose state was never saved (a kill between the append and the save); reopening cuts them,
-  so the side files always match the counters in ``run.json`` and a redone batch never
-  writes its rejects twice. Accepted records past it are kept: the runner rebuilds quotas
-  and dedup from ``data.jsonl`` and continues after its last plan index.
+- every ``run.json`` save records the byte length of the three JSONL files, and a batch is
+  committed in two steps (``commit_batch``): first ``run.json`` is saved with the batch
+  *pending* (the files' lengths and the state before and after it), then the batch's lines
+  are appended (rejected, failed, accepted last), then ``run.json`` is saved with the
+  batch's counters. A stop anywhere in between is settled (``settle``) by the process that
+  stopped or, after a kill, by the next open: if every file reached its length after the
+  batch, the batch is whole on disk and its saved state is taken (rolled forward);
+  otherwise all three files are cut back to their lengths before it, its counters are
+  dropped and the batch is redone from its plan index (its compute stays in the ledger:
+  it was spent). So ``run.json``'s counters always describe exactly what the files hold.
+  Lines past the saved lengths with no batch pending (an edit outside synthgen) are cut
+  from the side files; accepted records are never cut outside a pending batch.
 
 Opening a folder that already holds a run (``run.json``): with ``resume`` it must have the
 same fingerprint. Without ``resume`` it is refused once it has accepted records; an attempt
@@ -35,12 +41,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from synthgen.errors import OutputError, ResumeError
+from synthgen.runfolder import faults
 from synthgen.runfolder.log import RunLogger, repair_torn_tail, scrub
-from synthgen.runfolder.state import check_state, diff_fingerprints, new_state, now_iso
+from synthgen.runfolder.state import STATUS_FAILED, STATUS_INTERRUPTED, check_state, diff_fingerprints, new_state, now_iso
 
 Kind = Literal["accepted", "rejected", "failed"]
 
 FILES: dict[str, str] = {"accepted": "data.jsonl", "rejected": "rejected.jsonl", "failed": "failed_prompts.jsonl"}
+BATCH_ORDER = ("rejected", "failed", "accepted")  # accepted last: when it is whole on disk, so is the batch
 STATE_FILE = "run.json"
 LOG_FILE = "log.jsonl"
 LOCK_FILE = "run.lock"
@@ -95,6 +103,7 @@ class RunFolder:
     def __enter__(self) -> RunFolder:
         self._make_folder()
         self._take_lock()
+        state: dict[str, Any] | None = None
         try:
             state = self._take_up()
             if state is None:
@@ -103,7 +112,14 @@ class RunFolder:
                 state = new_state(self.fingerprint)
                 self.save_state(state)
             self.state = state
-        except BaseException:
+        except BaseException as exc:
+            if state is not None and isinstance(exc, OutputError | KeyboardInterrupt):  # don't leave it "running"
+                failed = isinstance(exc, OutputError)
+                why = exc.one_line() if isinstance(exc, OutputError) else "interrupted while the run folder was opened"
+                try:
+                    self.save_state({**state, "status": STATUS_FAILED if failed else STATUS_INTERRUPTED, "stop_reason": why})
+                except OutputError:
+                    pass
             self.close()
             raise
         return self
@@ -175,6 +191,7 @@ class RunFolder:
                 f"the config changed ({'; '.join(changes)})",
                 hint="rerun with the original settings, or give a new --output to start over",
             )
+        self.settle(state, on_open=True)
         self._repair_tails(state)
         return state
 
@@ -310,19 +327,25 @@ class RunFolder:
     # -- writing -------------------------------------------------------------------------
 
     def append(self, kind: Kind, records: list[dict[str, Any]]) -> None:
-        """Append whole lines in one write, then fsync. On failure the file is cut back to
-        where it was, so it never holds half a batch or half a line."""
-        if not records:
+        """Append whole lines in one write, then fsync (outside a batch: tests, tools)."""
+        self._append(kind, _lines(records))
+
+    def _append(self, kind: str, data: bytes) -> None:
+        """One write of whole lines, then fsync. On failure the file is cut back to where it
+        was, so it never holds half a batch or half a line."""
+        if not data:
             return
-        data = b"".join(json.dumps(r, ensure_ascii=False).encode("utf-8") + b"\n" for r in records)
         fd = self._fd(kind)
         start = os.fstat(fd).st_size
         try:
+            faults.point(f"append.{kind}.write")
             view = memoryview(data)
             while view:
                 written = os.write(fd, view)
                 view = view[written:]
+            faults.point(f"append.{kind}.fsync")
             os.fsync(fd)
+            faults.point(f"append.{kind}.done")
         except OSError as exc:
             self._roll_back(fd, start)
             fix = "raise the file-size limit (ulimit -f) or use another file system" if exc.errno == errno.EFBIG else "free some space"
@@ -330,6 +353,73 @@ class RunFolder:
                 f"cannot write {self._file(kind)}: {_os_message(exc)}; records written before this batch are kept",
                 hint=f"{fix}, then rerun with --resume",
             ) from None
+
+    def commit_batch(self, state: dict[str, Any], records: dict[str, list[dict[str, Any]]],
+                     before: dict[str, Any], after: dict[str, Any]) -> None:
+        """Write one batch so that a stop at any instant leaves a state ``settle`` can make
+        exact: ``run.json`` with the batch pending, the lines (accepted last), ``run.json``
+        with ``after``. ``before`` / ``after``: the state's batch fields (counters,
+        candidates, plan index, ledger, quota) without and with the batch. On an error
+        ``state`` keeps the batch pending (after a failed append every file is cut back to
+        its length before it): the caller's ``settle`` then says which way it went."""
+        data = {kind: _lines(records.get(kind, [])) for kind in BATCH_ORDER}
+        sizes = self._sizes()
+        after_sizes = {FILES[kind]: sizes[FILES[kind]] + len(data[kind]) for kind in BATCH_ORDER}
+        state["pending"] = {"files_before": sizes, "files_after": after_sizes, "before": before, "after": after}
+        self.save_state(state)
+        try:
+            for kind in BATCH_ORDER:
+                self._append(kind, data[kind])
+        except OutputError:
+            self._cut_all(sizes)  # ``state`` keeps the batch pending: settle() takes it back
+            raise
+        committed = {**state, **after}
+        committed.pop("pending")
+        self.save_state(committed)  # on failure ``state`` still has it pending, and settle() rolls it forward
+        state.clear()
+        state.update(committed)
+
+    def settle(self, state: dict[str, Any], *, on_open: bool = False) -> str | None:
+        """Finish a batch a stop left pending: ``"forward"`` when all its lines are on disk
+        (its ``after`` state is taken), ``"back"`` when not (the files are cut back, its
+        ``before`` state is taken, the ledger keeps its spend); ``None`` when none was."""
+        pending = state.pop("pending", None)
+        if not isinstance(pending, dict):
+            return None
+        try:
+            files_before, files_after = dict(pending["files_before"]), dict(pending["files_after"])
+            before, after = dict(pending["before"]), dict(pending["after"])
+        except (KeyError, TypeError, ValueError):
+            raise ResumeError(f"{self.path / STATE_FILE}: its pending batch is not readable",
+                              hint="the file was changed outside synthgen; give a new --output to start over") from None
+        now = self._sizes()
+        whole = all(now.get(name, 0) >= size for name, size in files_after.items())
+        if whole:
+            self._cut_all(files_after)  # nothing can be past it; cut anyway rather than guess
+            state.update(after)
+            self.notes.append("the last batch was written whole before the run stopped; its state is saved now")
+            outcome = "forward"
+        else:
+            cut = self._cut_all(files_before)
+            state.update(before)
+            state["ledger"] = after.get("ledger", state.get("ledger"))
+            removed = ", ".join(f"{n} {FILES[k]}" for k, n in cut.items() if n) or "no lines"
+            self.repairs.append(f"the run stopped while writing a batch: removed its {removed} line(s); the batch is redone")
+            outcome = "back"
+        self.save_state(state)
+        if on_open:
+            log = RunLogger(self.path / LOG_FILE)
+            log.event("settle", outcome=outcome)
+            log.close()
+        return outcome
+
+    def _cut_all(self, sizes: dict[str, int]) -> dict[str, int]:
+        """Cut each JSONL file back to its length in ``sizes``; lines cut per kind."""
+        cut = {}
+        for kind in BATCH_ORDER:
+            size = sizes.get(FILES[kind])
+            cut[kind] = self._cut_to(self.path / FILES[kind], int(size)) if isinstance(size, int) and size >= 0 else 0
+        return cut
 
     def _roll_back(self, fd: int, size: int) -> None:
         try:
@@ -348,15 +438,19 @@ class RunFolder:
         temp = self.path / (STATE_FILE + ".tmp")
         data = (json.dumps(scrub(state), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
         try:
+            faults.point("state.write")
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             try:
                 view = memoryview(data)
                 while view:
                     view = view[os.write(fd, view):]
+                faults.point("state.fsync")
                 os.fsync(fd)
             finally:
                 os.close(fd)
+            faults.point("state.rename")
             os.replace(temp, target)
+            faults.point("state.done")
             self._fsync_dir()
         except OSError as exc:
             raise OutputError(
@@ -409,3 +503,7 @@ class RunFolder:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             os.close(self._lock_fd)
             self._lock_fd = None
+
+
+def _lines(records: list[dict[str, Any]]) -> bytes:
+    return b"".join(json.dumps(r, ensure_ascii=False).encode("utf-8") + b"\n" for r in records)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from synthgen.errors import OutputError, redact
+from synthgen.runfolder import faults
 
 
 def now_iso() -> str:
@@ -101,8 +102,10 @@ class RunLogger:
         with self._lock:
             fh = self._open()
             try:
+                faults.point("log.write")
                 fh.write(line)
                 fh.flush()
+                faults.point("log.done")
             except OSError as exc:
                 raise OutputError(f"cannot write the run log {self.path}: {exc.strerror or exc}") from None
 
