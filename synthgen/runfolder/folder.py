@@ -8,9 +8,10 @@ so that whatever is on disk is always a valid prefix of the run:
 - ``run.json`` is replaced atomically (temp file + fsync + ``os.replace``);
 - a failed write (disk full) is rolled back to the last whole line, so nothing already
   written is lost and nothing half-written remains;
-- ``run.lock`` is held with ``flock`` for the life of the run, so two runs cannot write one
-  folder; the kernel drops the lock when the process dies, so a killed run never leaves a
-  stale lock behind;
+- the folder itself (its directory) and ``run.lock`` are held with ``flock`` for the life of
+  the run, so two runs cannot write one folder, even when ``run.lock`` is deleted under a
+  running one; the kernel drops the locks when the process dies, so a killed run never
+  leaves a stale lock behind;
 - every ``run.json`` save records the byte length of the three JSONL files, and a batch is
   committed in two steps (``commit_batch``): first ``run.json`` is saved with the batch
   *pending* (the files' lengths and the state before and after it), then the batch's lines
@@ -96,6 +97,7 @@ class RunFolder:
         self.torn_lines = 0
         self.state: dict[str, Any] = {}  # the run's state: the folder's own, or a fresh one
         self._lock_fd: int | None = None
+        self._dir_lock_fd: int | None = None
         self._fds: dict[str, int] = {}
 
     # -- opening -------------------------------------------------------------------------
@@ -139,20 +141,28 @@ class RunFolder:
             raise OutputError(f"the output folder {self.path} is not writable", hint="choose a writable --output path")
 
     def _take_lock(self) -> None:
+        """The folder's own lock (``flock`` on the directory: nothing in it can be deleted to
+        let a second writer in), then ``run.lock`` as well (for readers and people)."""
+        try:
+            dir_fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError as exc:
+            raise OutputError(f"cannot open {self.path}: {_os_message(exc)}", hint="choose a writable --output path") from None
+        if not _try_flock(dir_fd):
+            raise OutputError(f"another run is writing {self.path}",
+                              hint="wait for it to finish, or give this run a different --output")
         try:
             fd = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
+            _release(dir_fd)
             raise OutputError(f"cannot write in {self.path}: {_os_message(exc)}", hint="choose a writable --output path") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
+        if not _try_flock(fd):
+            _release(dir_fd)
             raise OutputError(
                 f"another run is writing {self.path}",
                 hint="wait for it to finish, or give this run a different --output",
-            ) from None
-        self._lock_fd = fd
-        _HELD_LOCKS.add(fd)
+            )
+        self._lock_fd, self._dir_lock_fd = fd, dir_fd
+        _HELD_LOCKS.update((fd, dir_fd))
         try:  # who holds it, for a person looking at the folder; the flock is what counts
             os.ftruncate(fd, 0)
             os.write(fd, f"{os.getpid()}\n".encode())
@@ -498,11 +508,26 @@ class RunFolder:
         for fd in self._fds.values():
             os.close(fd)
         self._fds.clear()
-        if self._lock_fd is not None:
-            _HELD_LOCKS.discard(self._lock_fd)
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        for fd in (self._lock_fd, self._dir_lock_fd):
+            if fd is not None:
+                _HELD_LOCKS.discard(fd)
+                _release(fd)
+        self._lock_fd = self._dir_lock_fd = None
+
+
+def _try_flock(fd: int) -> bool:
+    """An exclusive flock on ``fd``, or ``False`` (and ``fd`` closed) when another holds it."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return False
+    return True
+
+
+def _release(fd: int) -> None:
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    os.close(fd)
 
 
 def _lines(records: list[dict[str, Any]]) -> bytes:

@@ -89,11 +89,12 @@ def open_run(path: str | os.PathLike[str]) -> RunView:
         raise OutputError(f"{state_path} is not valid JSON") from None
     except ResumeError as exc:
         raise OutputError(str(exc), hint=exc.hint) from None
-    return RunView(folder, state, live=_locked(folder / LOCK_FILE))
+    return RunView(folder, state, live=_locked(folder) or _locked(folder / LOCK_FILE))
 
 
 def _locked(lock: Path) -> bool:
-    """Whether a writer holds ``run.lock`` now (a shared probe, released at once)."""
+    """Whether a writer holds the folder's lock (on the directory, or ``run.lock``) now: a
+    shared probe, released at once."""
     try:
         fd = os.open(lock, os.O_RDONLY)
     except OSError:

@@ -394,3 +394,22 @@ def test_fingerprint_never_holds_a_key(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-abcdefghijklmnop")
     fp = fingerprint_of({"headers": "Bearer sk-test-abcdefghijklmnop", "seed": 1})
     assert "sk-test" not in json.dumps(fp)
+
+
+def test_deleting_run_lock_under_a_run_lets_no_second_writer_in(tmp_path):
+    """The folder's lock is on the directory itself: ``rm run.lock`` during a run (which let a
+    second run in before: 168 lines for --count 100, 68 duplicates) changes nothing."""
+    holder = _child("hold", str(tmp_path))
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        (tmp_path / "run.lock").unlink()
+        with pytest.raises(OutputError, match="another run is writing"):
+            RunFolder(tmp_path, resume=True, fingerprint=FP).__enter__()
+        from synthgen.runfolder.reader import open_run
+
+        assert open_run(tmp_path).live  # readers see the writer too
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=30)
+    with RunFolder(tmp_path, resume=True, fingerprint=HELPER_FP):
+        pass
