@@ -98,3 +98,39 @@ def test_stdin_and_help_in_a_real_process():
     helped = subprocess.run([sys.executable, "-m", "synthgen", "validate", "--help"], capture_output=True, text=True)
     assert helped.returncode == 0
     assert '"summary"' in helped.stdout and "Exit status" in helped.stdout
+
+
+@pytest.mark.graphviz
+@pytest.mark.usefixtures("require_graphviz")
+def test_a_fifo_and_device_symlinks_in_a_folder_are_skipped_not_read(tmp_path):
+    """A FIFO named *.dot blocked the open for ever, and *.jsonl symlinks to /dev/zero or
+    /dev/urandom never ended; now each is one counted read_error and the rest is checked."""
+    import os
+    import shutil
+
+    os.mkfifo(tmp_path / "pipe.dot")
+    (tmp_path / "zero.jsonl").symlink_to("/dev/zero")
+    (tmp_path / "random.jsonl").symlink_to("/dev/urandom")
+    shutil.copy(EXAMPLES / "tcp_handshake.dot", tmp_path / "ok.dot")
+    proc = subprocess.run([sys.executable, "-m", "synthgen", "validate", str(tmp_path), "--json"], capture_output=True,
+                          text=True, timeout=60, cwd=ROOT)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    reasons = {Path(r["id"]).name: r.get("reason") for r in rows if "id" in r}
+    assert reasons == {"ok.dot": "ok", "pipe.dot": "read_error", "random.jsonl": "read_error", "zero.jsonl": "read_error"}, rows
+
+
+@pytest.mark.graphviz
+@pytest.mark.usefixtures("require_graphviz")
+def test_validate_under_an_address_space_limit(tmp_path):
+    """Under `ulimit -v 3000000` the Graphviz check tried to raise the hard limit and died
+    with a traceback; now it stays under the limit in force."""
+    import resource
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (3_000_000 * 1024, 3_000_000 * 1024))
+
+    proc = subprocess.run([sys.executable, "-m", "synthgen", "validate", str(EXAMPLES)], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT, preexec_fn=limit)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and "0 invalid" in proc.stdout

@@ -242,7 +242,13 @@ class GraphvizChecker:
         import resource
 
         limit = int(self.max_memory_mb) * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard != resource.RLIM_INFINITY:  # under `ulimit -v` the hard limit can't be raised: stay under it
+            limit = min(limit, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+        except (ValueError, OSError):
+            pass  # the limit already in force bounds Graphviz
 
 
 def graphviz_available(layout: bool = False) -> bool:

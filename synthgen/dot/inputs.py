@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -97,7 +98,24 @@ def _walk(folder: Path) -> Iterator[Path]:
                 yield Path(root) / name
 
 
+def _not_regular(path: Path) -> DotItem | None:
+    """An item saying why ``path`` is skipped when it is not a regular file (a FIFO would
+    block the open, a device such as /dev/zero behind a symlink would never end)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        return DotItem(str(path), str(path), None, 0, "read_error", f"cannot read {path}: {exc.strerror or exc}")
+    if stat.S_ISREG(mode):
+        return None
+    kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file"
+    return DotItem(str(path), str(path), None, 0, "read_error", f"skipped {path}: {kind}, not a regular file")
+
+
 def _read_file(path: Path, max_bytes: int) -> Iterator[DotItem]:
+    skipped = _not_regular(path)
+    if skipped is not None:
+        yield skipped
+        return
     if path.name.lower().endswith(JSONL_SUFFIXES):
         yield from _read_jsonl(path, max_bytes)
         return
