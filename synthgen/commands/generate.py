@@ -16,6 +16,9 @@ import typer
 from synthgen.commands.run_options import build_command, recipe_options
 
 
+DRY_RUN_SAMPLE = 2000  # plan items a dry run renders to estimate prompt tokens
+
+
 def _resume_command(output: Path) -> str:
     args = ["synthgen", *sys.argv[1:]]
     if not any(a in ("--output", "-o") or a.startswith("--output=") for a in args):
@@ -83,18 +86,21 @@ def dry_run_lines(config: Any) -> list[str]:
 
     plan = make_plan(config)
     recipe = plan.recipe
-    items = recipe.planner(config.seed).next_items(plan.targets, config.count)
+    # The estimate comes from the first DRY_RUN_SAMPLE items of the plan (the planner spreads
+    # them over every cell), so memory and time don't grow with --count.
+    items = recipe.planner(config.seed).next_items(plan.targets, min(config.count, DRY_RUN_SAMPLE))
     requests = [recipe.request_for(item, temperature=config.temperature, seeded=True) for item in items]
     prompts = ["\n".join(m["content"] for m in r.messages) for r in requests]
     tokens = count_prompt_tokens(prompts, plan.spec, tokenizer_folder=_tokenizer_folder(plan.spec))
     shots = [m["content"] for r in requests for m in r.messages if m["role"] == "assistant"]
     max_tokens = max((r.sampling.max_tokens for r in requests), default=1024)
     expected = sum(len(s) for s in shots) / len(shots) / 4 if shots else max_tokens / 2
-    est = estimate(len(items), tokens.per_prompt(len(items)), max_tokens, expected, plan.spec)
+    est = estimate(config.count, tokens.per_prompt(len(items)), max_tokens, expected, plan.spec)
     lines = [f"plan: {config.count} examples, seed {config.seed}, recipe {recipe.name} {recipe.version}"]
     lines += [f"  {line}" for line in recipe.describe(config.count)]
     lines += plan_table(plan.targets, recipe.cell_names)
-    lines.append(f"estimate (at 100% acceptance; hard cap {config.cap} candidates; prompt tokens by {tokens.method}):")
+    sampled = f", from {len(items):,} sampled prompts" if len(items) < config.count else ""
+    lines.append(f"estimate (at 100% acceptance; hard cap {config.cap} candidates; prompt tokens by {tokens.method}{sampled}):")
     lines += [f"  {line}" for line in est.render()]
     lines.append("dry run: nothing generated")
     return lines

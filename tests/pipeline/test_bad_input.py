@@ -122,3 +122,22 @@ def test_api_builds_a_spec_on_the_fly_or_uses_the_registry_alias():
     assert spec.base_url == "http://127.0.0.1:11434/v1"
     known = api_spec("nim", "nim-qwen2.5-coder-32b", None)
     assert known.alias == "nim-qwen2.5-coder-32b" and known.api_model == "qwen/qwen2.5-coder-32b-instruct"
+
+
+def test_a_dry_run_of_a_billion_does_not_build_the_plan(fake_env):
+    """--dry-run --count 1000000000 built every plan item and died with a MemoryError; now it
+    renders a bounded sample and scales the estimate, inside a 2 GB address space."""
+    import resource
+    import subprocess
+    import sys
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-m", "synthgen", "generate", "--model", "fake", "--count", "1000000000", "--dry-run",
+                           "--output", str(fake_env / "dry")], capture_output=True, text=True, timeout=300, cwd=root,
+                          preexec_fn=limit, env={**__import__("os").environ, "PYTHONPATH": str(root)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "requests: 1000000000" in proc.stdout and "from 2,000 sampled prompts" in proc.stdout
+    assert not (fake_env / "dry").exists()
