@@ -15,7 +15,6 @@ import typer
 
 from synthgen.commands.run_options import build_command, recipe_options
 
-
 DRY_RUN_SAMPLE = 2000  # plan items a dry run renders to estimate prompt tokens
 
 
