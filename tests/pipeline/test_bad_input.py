@@ -141,3 +141,17 @@ def test_a_dry_run_of_a_billion_does_not_build_the_plan(fake_env):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "requests: 1000000000" in proc.stdout and "from 2,000 sampled prompts" in proc.stdout
     assert not (fake_env / "dry").exists()
+
+
+def test_resume_with_the_default_complexity_spelled_out_is_the_same_config(fake_env, capsys):
+    """A run started without --complexity resumed with --complexity 30/50/20 (the default)
+    was refused as a changed config; other weights still are."""
+    out = fake_env / "run"
+    rc, _, err = cli(capsys, "generate", "--model", "fake", "--count", "6", "--output", str(out))
+    assert rc == 0, err
+    for spelled in ("30/50/20", "simple=30,medium=50,complex=20", "0.3/0.5/0.2"):
+        rc, _, err = cli(capsys, "generate", "--model", "fake", "--count", "6", "--output", str(out), "--resume",
+                         "--complexity", spelled)
+        assert rc == 0, (spelled, err)
+    rc, _, err = cli(capsys, "generate", "--model", "fake", "--count", "6", "--output", str(out), "--resume", "--complexity", "20/50/30")
+    assert rc == 5 and "config changed" in error_line(err)

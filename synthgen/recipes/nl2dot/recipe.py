@@ -63,12 +63,15 @@ class Nl2DotRecipe(Recipe):
         domains = options.domains or "all"
         self.domains = parse_domains(domains if isinstance(domains, str) else ",".join(domains), self.templates.domains)
         weights = options.complexity
+        defaults = dict(self.templates.default_weights)
         if weights is None:
-            self.weights = dict(self.templates.default_weights)
-        elif isinstance(weights, str):
-            self.weights = parse_complexity_weights(weights)
+            self.weights = defaults
         else:
-            self.weights = normalize_weights(weights, source="recipe option 'complexity'")
+            parsed = (parse_complexity_weights(weights) if isinstance(weights, str)
+                      else normalize_weights(weights, source="recipe option 'complexity'"))
+            # The defaults spelled out (--complexity 30/50/20) are the defaults: the same
+            # fingerprint, so a run started without the flag resumes with it.
+            self.weights = defaults if parsed == normalize_weights(defaults) else parsed
 
     @property
     def version(self) -> str:
