@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from pathlib import Path
 
 import typer
 
@@ -47,8 +48,21 @@ for _name in COMMAND_MODULES:
     importlib.import_module(f"synthgen.commands.{_name}").register(app)
 
 
+def load_env_file() -> None:
+    """``.env`` in the working directory (or ``$SYNTHGEN_ENV_FILE``), read by python-dotenv
+    before the options are: a variable the environment already has wins. Its values are
+    redacted like any other key's (``errors.redact`` reads the environment)."""
+    path = Path(os.environ.get("SYNTHGEN_ENV_FILE") or ".env")
+    if not path.is_file():
+        return
+    from dotenv import load_dotenv
+
+    load_dotenv(path, override=False)
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
+        load_env_file()
         app(args=argv, prog_name="synthgen", standalone_mode=True)
     except SynthgenError as exc:
         if os.environ.get("SYNTHGEN_DEBUG") == "1":
