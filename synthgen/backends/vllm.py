@@ -148,6 +148,7 @@ class VllmBackend:
         # to the terminal; kept when an error points at it, else removed by close().
         self.log_path: Path | None = None
         self._keep_log = False
+        self._reaper: Any = None  # synthgen.backends.reaper.Reaper while an engine runs
 
     @property
     def accelerators(self) -> int:
@@ -177,12 +178,17 @@ class VllmBackend:
             os.environ.setdefault(key, value)
         capture = self.quiet and os.environ.get("SYNTHGEN_DEBUG") != "1"
         self.log_path = _new_log_path() if capture else None
+        from synthgen.backends.reaper import Reaper
+
+        self._reaper = Reaper()  # the engine's processes die with synthgen, even on SIGKILL
+        self._reaper.start()
         try:
             with _output_to(self.log_path):
                 self._start()
         except BaseException:
             if self.log_path is not None and not self._keep_log:
                 self.log_path.unlink(missing_ok=True)
+            self._reaper.stop()
             raise
         self._tokenizer = self._llm.get_tokenizer()
 
@@ -315,6 +321,9 @@ class VllmBackend:
         import gc
 
         gc.collect()
+        reaper, self._reaper = self._reaper, None
+        if reaper is not None:
+            reaper.stop()
 
 
 def _completions(request: GenerationRequest, output: Any, wall: float) -> list[Completion]:
