@@ -63,7 +63,18 @@ def load_env_file() -> None:
 def main(argv: list[str] | None = None) -> None:
     try:
         load_env_file()
-        app(args=argv, prog_name="synthgen", standalone_mode=True)
+        code = app(args=argv, prog_name="synthgen", standalone_mode=False)
+    except typer.TyperException as exc:  # a usage error (a bad value, an unknown option): one line, not a box
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a bare command: its help, as click prints it
+            exc.show()
+            sys.exit(getattr(exc, "exit_code", 2))
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+        print(f"synthgen: error: {' '.join(exc.format_message().split())}{hint}", file=sys.stderr)
+        sys.exit(getattr(exc, "exit_code", 2))
+    except typer.Abort:
+        print("synthgen: aborted", file=sys.stderr)
+        sys.exit(1)
     except SynthgenError as exc:
         if os.environ.get("SYNTHGEN_DEBUG") == "1":
             raise
@@ -72,3 +83,4 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         print("synthgen: interrupted", file=sys.stderr)
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

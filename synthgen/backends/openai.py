@@ -58,6 +58,10 @@ class OpenAISettings(ConfigBase):
     backoff_max_s: float = Field(30.0, ge=0)
     retry_after_max_s: float = Field(120.0, ge=0)  # a server asking for longer is capped here
     probe_grammar: bool = True  # False: trust the preset's first grammar field without probing
+    # No reply at all (timeouts, refused connections) for this long since the last one (or
+    # since load) means the endpoint is dead: the call stops with a BackendError, and so
+    # does the run, instead of retrying every request of every batch.
+    give_up_after_s: float = Field(300.0, gt=0)
     # False for a vLLM server on CPU: it fails seeded requests whose prefill is chunked
     # ("CPU Generator does not use offset"); the runner then sends no per-request seeds.
     send_seed: bool = True
@@ -105,6 +109,7 @@ class OpenAIBackend:
         self.supports_request_seed = self.settings.send_seed  # read by the pipeline runner
         self._grammar_cache: dict[str, str] = {}
         self._warned_unconstrained = False
+        self._last_reply = time.monotonic()  # any HTTP reply, or load(): the dead-endpoint clock
 
     def __repr__(self) -> str:
         return f"OpenAIBackend(provider={self.provider.name!r}, model={self.model!r}, base_url={self._scrub(self.endpoint.base_url)!r})"
@@ -121,6 +126,7 @@ class OpenAIBackend:
     def load(self) -> None:
         """Check the endpoint answers and accepts the key, then settle grammar support."""
         self._require_key()
+        self._last_reply = time.monotonic()
         self._run(self._load_async())
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
@@ -180,19 +186,32 @@ class OpenAIBackend:
             try:
                 async with asyncio.timeout(self.settings.timeout_s):
                     resp = await client.request(method, url, json=body, headers=self._headers())
+                self._last_reply = time.monotonic()
                 self._raise_for_status(resp)
                 return resp
             except _Retryable as exc:
                 last, wait = str(exc), exc.retry_after
             except (httpx.TimeoutException, TimeoutError):
                 last = f"timed out after {self.settings.timeout_s:g}s"
+                self._check_alive(last)
             except httpx.TransportError as exc:
                 last = f"connection error ({type(exc).__name__}: {self._one_line(exc, 120)})"
+                self._check_alive(last)
             if attempt < attempts:
                 delay = self._delay(attempt, wait)
                 log.warning("%s %s: %s; retry %d of %d in %.1fs", method, self._scrub(url), last, attempt, attempts - 1, delay)
                 await asyncio.sleep(delay)
         raise _Failed(f"gave up after {attempts} attempts: {last}")
+
+    def _check_alive(self, last: str) -> None:
+        silent = time.monotonic() - self._last_reply
+        if silent > self.settings.give_up_after_s:
+            raise BackendError(
+                f"{self.provider.name} at {self._scrub(self.endpoint.base_url)} sent no reply for {silent:.0f} s "
+                f"(last: {last}); stopping instead of waiting on a dead endpoint",
+                hint="check the server, then rerun with --resume; --request-timeout, --request-attempts and "
+                     "--give-up-after set these bounds",
+            )
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:

@@ -15,6 +15,8 @@ import typer
 
 from synthgen.commands.run_options import build_command, recipe_options
 
+# --request-timeout, --request-attempts, --give-up-after: the OpenAI-compatible backend's settings
+ENDPOINT_FLAGS = {"request_timeout": "timeout_s", "request_attempts": "max_attempts", "give_up_after": "give_up_after_s"}
 DRY_RUN_SAMPLE = 2000  # plan items a dry run renders to estimate prompt tokens
 
 
@@ -36,8 +38,20 @@ def _run(spec: Any, model: str, opts: dict[str, Any]) -> None:
     options, source = recipe_options(opts["recipe"], opts.pop("recipe_config"), opts.pop("_recipe_flags"), opts.pop("_flag_owners"))
     if opts["count"] is None:  # not given: the recipe's preset, else 100
         opts["count"] = recipe_class(opts["recipe"]).default_count(options) or 100
+    endpoint = {key: opts.pop(flag) for flag, key in ENDPOINT_FLAGS.items()}
+    for flag, key in ENDPOINT_FLAGS.items():
+        value = endpoint[key]
+        if value is not None and not (value > 0 and value == value and value != float("inf")):
+            from synthgen.errors import ConfigError
+
+            raise ConfigError(f"--{flag.replace('_', '-')} must be a positive finite number, got {value}")
+    if endpoint["max_attempts"] is not None and endpoint["max_attempts"] > 20:
+        from synthgen.errors import ConfigError
+
+        raise ConfigError(f"--request-attempts must be 20 or fewer, got {endpoint['max_attempts']}")
     config = RunConfig(spec=spec, model=model, resume_command=_resume_command(opts["output"]), recipe_options=options,
-                       recipe_options_source=source, **opts)
+                       recipe_options_source=source, endpoint_options={k: v for k, v in endpoint.items() if v is not None},
+                       **opts)
     if dry:
         for line in dry_run_lines(config):
             typer.echo(line)

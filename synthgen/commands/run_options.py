@@ -45,6 +45,12 @@ def shared_parameters(model_help: str = MODEL_HELP, model_default: Any = "smollm
         _opt("batch_size", Annotated[int, opt("--batch-size", envvar="SYNTHGEN_BATCH_SIZE", help="Prompts per engine call.")], 32),
         _opt("max_candidates", Annotated[Optional[int], opt("--max-candidates", envvar="SYNTHGEN_MAX_CANDIDATES", help="Hard cap on candidates generated (default max(4 x count, count + 64)).")], None),
         _opt("verbose", Annotated[bool, opt("--verbose", "-v", help="A progress line after every batch.")], False),
+        _opt("request_timeout", Annotated[Optional[float], opt("--request-timeout", envvar="SYNTHGEN_REQUEST_TIMEOUT", help=(
+            "Endpoints: seconds one request may take, connect to last byte (default 120)."))], None),
+        _opt("request_attempts", Annotated[Optional[int], opt("--request-attempts", envvar="SYNTHGEN_REQUEST_ATTEMPTS", help=(
+            "Endpoints: attempts per request on timeouts, 429 and 5xx (default 3)."))], None),
+        _opt("give_up_after", Annotated[Optional[float], opt("--give-up-after", envvar="SYNTHGEN_GIVE_UP_AFTER", help=(
+            "Endpoints: stop the run when the endpoint has sent no reply for this many seconds (default 300)."))], None),
     ]
 
 

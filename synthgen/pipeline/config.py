@@ -33,6 +33,7 @@ class RunConfig:
     verbose: bool = False
     spec: Any = None  # a ModelSpec built on the fly (synthgen api); else resolved from ``model``
     backend_overrides: dict[str, Any] = field(default_factory=dict)
+    endpoint_options: dict[str, Any] = field(default_factory=dict)  # the OpenAI-compatible backend's (timeouts, attempts)
     dedup: DedupConfig = DedupConfig()
     resume_command: str = ""
 

@@ -75,12 +75,16 @@ def candidates_for(needed: int, acceptance_rate: float, cap_left: int) -> int:
     return min(cap_left, math.ceil(needed / rate - 1e-9))
 
 
-def _backend_for(spec: Any, recipe: Any, overrides: dict[str, Any]) -> Any:
-    """A ready-to-load backend; a scripted one (the fake engine) answers with the recipe's hook."""
+def _backend_for(spec: Any, recipe: Any, overrides: dict[str, Any], endpoint: dict[str, Any] | None = None) -> Any:
+    """A ready-to-load backend; a scripted one (the fake engine) answers with the recipe's hook;
+    an endpoint's takes ``endpoint`` (timeouts, attempts) from the run options."""
     from synthgen.backends.registry import backend_class, create_backend
 
-    if backend_class(spec.backend).answers_from_recipe:
+    cls = backend_class(spec.backend)
+    if cls.answers_from_recipe:
         overrides = {**overrides, "answerer": recipe.fake_answer}
+    if endpoint and cls.name == "openai":
+        overrides = {**endpoint, **overrides}
     return create_backend(spec, **overrides)
 
 
@@ -111,7 +115,7 @@ class Runner:
         self.candidates = 0
         self.failed_batches = 0  # consecutive batches in which every request failed in the engine
         self.last_engine_error = ""
-        self.backend = _backend_for(self.plan.spec, self.recipe, config.backend_overrides)
+        self.backend = _backend_for(self.plan.spec, self.recipe, config.backend_overrides, config.endpoint_options)
         self.engine = EngineCall(self.backend, self.plan.spec.alias, self.plan.spec.prices, self.ledger)
         self.judge_backend: Any = None  # a second engine, when the judge is another model
         self.judge_engine: EngineCall | None = None

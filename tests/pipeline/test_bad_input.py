@@ -155,3 +155,69 @@ def test_resume_with_the_default_complexity_spelled_out_is_the_same_config(fake_
         assert rc == 0, (spelled, err)
     rc, _, err = cli(capsys, "generate", "--model", "fake", "--count", "6", "--output", str(out), "--resume", "--complexity", "20/50/30")
     assert rc == 5 and "config changed" in error_line(err)
+
+
+def test_a_hung_endpoint_stops_the_run_within_the_bound_the_user_sets(fake_env):
+    """An endpoint that lists its model but never answers a completion took about 54 minutes to give
+    up on --count 6 (120 s x 3 attempts x waves), and nothing could be set from the CLI or the
+    environment. Now --request-timeout / --request-attempts / --give-up-after (or their
+    SYNTHGEN_* variables) bound it: here well under a minute, one line, run.json saved failed."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    models = b'{"object": "list", "data": [{"id": "m", "object": "model"}]}'
+
+    def serve(conn: socket.socket) -> None:  # GET /models answers; a completion never does
+        try:
+            head = conn.recv(65536)
+            if head.startswith(b"GET"):
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+                             b"Connection: close\r\n\r\n%s" % (len(models), models))
+                conn.close()
+        except OSError:
+            pass
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn = server.accept()[0]
+            except OSError:
+                continue
+            held.append(conn)
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    root = Path(__file__).resolve().parents[2]
+    out = fake_env / "hung"
+    env = {**os.environ, "PYTHONPATH": str(root), "SYNTHGEN_REQUEST_ATTEMPTS": "2"}
+    cmd = [sys.executable, "-m", "synthgen", "api", "--provider", "vllm-server", "--base-url",
+           f"http://127.0.0.1:{server.getsockname()[1]}/v1", "--model", "m", "--count", "6", "--output", str(out),
+           "--request-timeout", "1", "--give-up-after", "4"]
+    try:
+        start = time.monotonic()
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=root)
+        took = time.monotonic() - start
+    finally:
+        stop.set()
+        thread.join(5)
+        for conn in held:
+            conn.close()
+        server.close()
+    assert proc.returncode == 3, proc.stderr  # BackendError's exit code
+    assert took < 60, took
+    assert "Traceback" not in proc.stderr
+    assert "sent no reply for" in error_line(proc.stderr)
+    state = json.loads((out / "run.json").read_text())
+    assert state["status"] == "failed" and "sent no reply" in state["stop_reason"]
