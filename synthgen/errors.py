@@ -82,13 +82,26 @@ SECRET_ENV_VARS = (
     "SYNTHGEN_API_KEY",
     "HF_TOKEN",
 )
-_KEY_PATTERNS = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|nvapi-[A-Za-z0-9_\-]{8,}|AIza[0-9A-Za-z_\-]{20,}|Bearer\s+\S+)")
+# Key shapes, a bearer token, and a URL's user:password@ part. No pattern crosses a quote or a
+# backslash, so redacting a serialized JSON line keeps it valid JSON.
+_KEY_PATTERNS = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|nvapi-[A-Za-z0-9_\-]{8,}|AIza[0-9A-Za-z_\-]{20,}|Bearer\s+[^\s\"\\]+)")
+_URL_CREDENTIALS = re.compile(r"(?<=://)[^\s/@\"\\]+@")
+_SECRETS: set[str] = set()  # values registered at run time (a model YAML's own api_key_env)
+
+
+def register_secret(value: str | None) -> None:
+    """A value ``redact`` removes from now on (a key read from a variable it does not know)."""
+    if value and len(value) >= 6:
+        _SECRETS.add(value)
 
 
 def redact(text: str) -> str:
-    """Remove anything that looks like a key, and the values of known key variables."""
+    """Remove anything that looks like a key, a URL's credentials, and the values of known
+    key variables and registered secrets."""
     for var in SECRET_ENV_VARS:
         value = os.environ.get(var)
         if value and len(value) >= 6:
             text = text.replace(value, "***")
-    return _KEY_PATTERNS.sub("***", text)
+    for value in _SECRETS:
+        text = text.replace(value, "***")
+    return _URL_CREDENTIALS.sub("***@", _KEY_PATTERNS.sub("***", text))

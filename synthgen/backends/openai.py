@@ -34,7 +34,7 @@ from synthgen.backends.base import Completion, FinishReason, GenerationRequest
 from synthgen.backends.grammar_args import openai_json_fields
 from synthgen.backends.providers import GrammarStyle, format_grammar, key_names, read_key, resolve_endpoint
 from synthgen.config import ConfigBase
-from synthgen.errors import AuthError, BackendError, ConfigError, SynthgenError, redact
+from synthgen.errors import AuthError, BackendError, ConfigError, SynthgenError, redact, register_secret
 from synthgen.models import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -165,10 +165,12 @@ class OpenAIBackend:
 
     def _headers(self) -> dict[str, str]:
         key = read_key(self.endpoint)
+        register_secret(key)
         return {"Authorization": f"Bearer {key}"} if key else {}
 
     def _scrub(self, text: str) -> str:
         key = read_key(self.endpoint)
+        register_secret(key)  # a model YAML's own api_key_env: redacted everywhere from now on
         if key:
             text = text.replace(key, "***")
         return redact(text)

@@ -64,6 +64,9 @@ class Progress:
             print(f"synthgen: {line}", file=self.stream, flush=True)
 
     def message(self, text: str) -> None:
+        from synthgen.errors import redact
+
+        text = redact(text)  # a resume command or an engine's message can carry a URL's credentials
         if self._bar is not None:
             self._bar.console.print(text)
         else:

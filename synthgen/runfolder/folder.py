@@ -41,7 +41,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from synthgen.errors import OutputError, ResumeError
+from synthgen.errors import OutputError, ResumeError, redact
 from synthgen.runfolder import faults
 from synthgen.runfolder.log import RunLogger, repair_torn_tail, scrub
 from synthgen.runfolder.state import STATUS_FAILED, STATUS_INTERRUPTED, check_state, diff_fingerprints, new_state, now_iso
@@ -531,4 +531,6 @@ def _release(fd: int) -> None:
 
 
 def _lines(records: list[dict[str, Any]]) -> bytes:
-    return b"".join(json.dumps(r, ensure_ascii=False).encode("utf-8") + b"\n" for r in records)
+    """JSON lines with every secret redacted, model text included: an endpoint that echoes
+    its API key (or a URL's credentials) into a reply must not get it into a record."""
+    return b"".join(redact(json.dumps(r, ensure_ascii=False)).encode("utf-8") + b"\n" for r in records)

@@ -137,3 +137,84 @@ def test_api_run_against_a_dead_endpoint_leaks_no_key(tmp_path, secret_env):
     secrets = [*KEYS.values(), PLAIN_KEY[1]]
     _assert_clean(_all_bytes(out) if out.exists() else {}, secrets)
     _assert_clean({"stdout": proc.stdout.encode(), "stderr": proc.stderr.encode()}, secrets)
+
+
+ECHO_KEY = "echoedsecret-7Hq2Lp9Xw"  # no telltale prefix: only the key's own value can catch it
+
+
+@pytest.mark.slow
+@pytest.mark.graphviz
+def test_an_endpoint_that_echoes_the_key_and_credentials_in_the_url_leak_nothing(tmp_path, require_graphviz):
+    """A real server on 127.0.0.1 that puts the API key it was sent (and a URL with a user and
+    password) into every reply: the key was stored in data.jsonl, rejected.jsonl and
+    failed_prompts.jsonl."""
+    import base64
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[str] = []
+
+    class Echo(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def _reply(self, body: dict) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self):
+            self._reply({"object": "list", "data": [{"id": "m", "object": "model"}]})
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            auth = self.headers.get("Authorization", "")
+            key = auth.removeprefix("Bearer ").strip()
+            seen.append(key)
+            text = (f"REQUEST: Draw the login flow that key {key} opens, from start to done, for user "
+                    f"{base64.b64encode(b'x').decode()} at http://admin:hunter2pass@db.internal/.\nDOT:\n"
+                    f"digraph login {{\n  n1 [label=\"Start {key}\"]\n  n2 [label=\"Done\"]\n  n1 -> n2 [label=\"go\"]\n}}")
+            if len(seen) % 3 == 0:
+                text = f"I cannot do that with {key}"  # garbage: a failed line carrying the key
+            self._reply({"choices": [{"message": {"content": text}, "finish_reason": "stop"}],
+                         "usage": {"prompt_tokens": 10, "completion_tokens": 20}})
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        out = tmp_path / "run"
+        url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "SYNTHGEN_API_KEY")}
+        env.update(PYTHONPATH=str(ROOT), OPENAI_API_KEY=ECHO_KEY)
+        proc = _synthgen(env, "api", "--provider", "openai", "--model", "m", "--base-url", url, "--count", "4",
+                         "--batch-size", "6", "--max-candidates", "12", "--output", str(out))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert ECHO_KEY in seen  # the server got the key and echoed it
+    assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    files = _all_bytes(out)
+    assert any(name.endswith("failed_prompts.jsonl") for name in files) and any(name.endswith("data.jsonl") or
+                                                                                name.endswith("rejected.jsonl") for name in files)
+    for name, data in files.items():
+        if name.endswith(".jsonl"):
+            [json.loads(line) for line in data.splitlines() if line.strip()]  # still valid JSON after redaction
+    _assert_clean(files, [ECHO_KEY, "hunter2pass"])
+    _assert_clean({"stdout": proc.stdout.encode(), "stderr": proc.stderr.encode()}, [ECHO_KEY, "hunter2pass"])
+    assert b"***" in b"".join(files.values())
+
+
+@pytest.mark.slow
+def test_credentials_in_the_base_url_reach_no_output(tmp_path, secret_env):
+    """http://user:pass@host/v1 reached stderr, run.json and log.jsonl."""
+    out = tmp_path / "run"
+    url = f"http://svc-user:hunter2pass@127.0.0.1:{_dead_port()}/v1"
+    proc = _synthgen(secret_env, "api", "--provider", "vllm-server", "--model", "m", "--base-url", url, "--count", "2",
+                     "--request-attempts", "1", "--output", str(out))
+    assert proc.returncode == 3 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert "***@127.0.0.1" in proc.stderr  # the URL is still shown, without its credentials
+    _assert_clean(_all_bytes(out) if out.exists() else {}, ["hunter2pass", "svc-user"])
+    _assert_clean({"stdout": proc.stdout.encode(), "stderr": proc.stderr.encode()}, ["hunter2pass", "svc-user"])
