@@ -15,7 +15,7 @@ from pathlib import Path
 import typer
 
 from synthgen import __version__
-from synthgen.errors import SynthgenError
+from synthgen.errors import OutputError, SynthgenError
 
 # Each module exposes register(app). Add a command by adding its module here.
 COMMAND_MODULES: tuple[str, ...] = ("generate", "validate", "try_", "models", "recipes", "traces", "export", "report", "compare")
@@ -83,4 +83,11 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         print("synthgen: interrupted", file=sys.stderr)
         sys.exit(130)
+    except OSError as exc:  # a path the user gave that the system refuses (too long, a loop, no permission)
+        if os.environ.get("SYNTHGEN_DEBUG") == "1":
+            raise
+        name = str(exc.filename) if exc.filename is not None else ""
+        name = name if len(name) <= 120 else name[:117] + "..."
+        print(f"synthgen: error: {exc.strerror or exc}{': ' + name if name else ''}", file=sys.stderr)
+        sys.exit(OutputError.exit_code)
     sys.exit(code if isinstance(code, int) else 0)

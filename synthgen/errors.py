@@ -36,7 +36,8 @@ class UnknownNameError(ConfigError):
 
     def __init__(self, kind: str, name: str, known: list[str] | tuple[str, ...]) -> None:
         listed = ", ".join(sorted(known)) or "none"
-        super().__init__(f"unknown {kind} {name!r}", hint=f"known {plural(kind)}: {listed}")
+        shown = name if len(name) <= 80 else name[:77] + "..."
+        super().__init__(f"unknown {kind} {shown!r}", hint=f"known {plural(kind)}: {listed}")
 
 
 def plural(noun: str) -> str:

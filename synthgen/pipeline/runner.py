@@ -30,6 +30,8 @@ from synthgen.steps.quota import Quota, QuotaStep
 
 __all__ = ["DEFAULT_MODEL", "Plan", "RunConfig", "Runner", "candidates_for", "make_plan"]
 
+MAX_COUNT = 1_000_000_000  # accepted examples one run may target
+MAX_BATCH = 100_000
 MAX_FAILED_BATCHES = 3  # stop rather than burn the candidate cap on a dead engine
 # Below this acceptance rate the estimate is noise; never plan more than 1/MIN_RATE per need.
 MIN_ACCEPTANCE_RATE = 0.05
@@ -47,10 +49,17 @@ def make_plan(config: RunConfig) -> Plan:
     from synthgen.errors import ConfigError
     from synthgen.recipes import create_recipe
 
-    if config.count < 1:
-        raise ConfigError(f"--count must be at least 1, got {config.count}")
-    if config.batch_size < 1:
-        raise ConfigError(f"--batch-size must be at least 1, got {config.batch_size}")
+    if not 1 <= config.count <= MAX_COUNT:
+        raise ConfigError(f"--count must be from 1 to {MAX_COUNT:,}, got {config.count}")
+    if not 1 <= config.batch_size <= MAX_BATCH:
+        raise ConfigError(f"--batch-size must be from 1 to {MAX_BATCH:,}, got {config.batch_size}")
+    if config.max_candidates is not None and not 1 <= config.max_candidates <= 100 * MAX_COUNT:
+        raise ConfigError(f"--max-candidates must be from 1 to {100 * MAX_COUNT:,}, got {config.max_candidates}")
+    if not 0 <= config.seed < 2**63:
+        raise ConfigError(f"--seed must be from 0 to 2**63 - 1, got {config.seed}")
+    for flag, value in (("--max-gpu-hours", config.max_gpu_hours), ("--max-cost", config.max_cost)):
+        if value is not None and not (value > 0 and math.isfinite(value)):
+            raise ConfigError(f"{flag} must be a positive finite number, got {value}")
     recipe = create_recipe(config.recipe, config.recipe_options, source=config.recipe_options_source)
     if config.validate_semantics and not recipe.has_judge:
         raise ConfigError(f"recipe {recipe.name!r} has no judge prompt", hint="leave out --validate-semantics")

@@ -101,8 +101,20 @@ def new_state(fingerprint: dict[str, Any], *, resume_command: str = "", run_id: 
     }
 
 
+_NUMBER = (int, float)
+# run.json's fields and the types this version reads; (type, required). Unknown fields are kept.
+FIELDS: dict[str, tuple[Any, bool]] = {
+    "version": (int, True), "run_id": (str, True), "fingerprint": (dict, True), "created_at": (str, False),
+    "updated_at": (str, False), "counters": (dict, False), "ledger": (dict, False), "status": (str, False),
+    "resume_command": (str, False), "files": (dict, False), "candidates": (int, False), "plan_next_index": (int, False),
+    "quota": (dict, False), "stop_reason": (str, False), "stop_signal": ((str, type(None)), False),
+    "summary": (dict, False), "pending": (dict, False), "recipe_ref": (str, False), "model_license": ((str, type(None)), False),
+}
+
+
 def check_state(state: Any, where: str) -> dict[str, Any]:
-    """Refuse a run.json this version cannot read, instead of misreading it."""
+    """Refuse a run.json this version cannot read, instead of misreading it: one line naming
+    the field that is missing or of the wrong type."""
     if not isinstance(state, dict) or "fingerprint" not in state:
         raise ResumeError(f"{where} is not a synthgen run state", hint="start a new run with a new --output")
     version = state.get("version")
@@ -111,4 +123,28 @@ def check_state(state: Any, where: str) -> dict[str, Any]:
             f"{where} has schema version {version!r}; this synthgen reads version {SCHEMA_VERSION}",
             hint="resume it with the synthgen version that wrote it, or start a new --output",
         )
+    hint = "the file was changed outside synthgen; restore it, or start a new --output"
+    for key, (kind, required) in FIELDS.items():
+        if key not in state:
+            if required:
+                raise ResumeError(f"{where}: field {key!r} is missing", hint=hint)
+            continue
+        value = state[key]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)) or (kind is int and value < 0):
+            raise ResumeError(f"{where}: field {key!r} is {_show(value)}, not a {_kind(kind)}", hint=hint)
+    for name, counts in (state.get("counters") or {}).items():
+        if not isinstance(counts, dict) or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts.values()):
+            raise ResumeError(f"{where}: counters of step {name!r} are not whole numbers", hint=hint)
+    for key, value in (state.get("ledger") or {}).items():
+        if not isinstance(value, _NUMBER) or isinstance(value, bool) or value < 0:
+            raise ResumeError(f"{where}: ledger field {key!r} is {_show(value)}, not a number", hint=hint)
+    for key, value in (state.get("files") or {}).items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ResumeError(f"{where}: files field {key!r} is {_show(value)}, not a byte length", hint=hint)
     return state
+
+
+def _kind(kind: Any) -> str:
+    names = {int: "whole number", str: "string", dict: "JSON object", type(None): "null"}
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(names.get(k, k.__name__) for k in kinds)

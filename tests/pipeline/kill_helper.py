@@ -62,9 +62,9 @@ def write(path: str, target: int, size: int, pause: float = 0.0) -> None:
             folder.append("failed", [{"id": f"f{i}", "reason": "test"} for i in ids if i % 3 == 0])
             done = ids[-1] + 1
             time.sleep(pause)
-            state["counters"] = {"accepted": done}
+            state["counters"] = {"write": {"accepted": done}}
             folder.save_state(state)
-        state["counters"] = {"accepted": done}  # counted from disk: a batch may be unsaved
+        state["counters"] = {"write": {"accepted": done}}  # counted from disk: a batch may be unsaved
         state["status"] = "completed"
         folder.save_state(state)
         print("done", flush=True)

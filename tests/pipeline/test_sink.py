@@ -359,7 +359,7 @@ def test_sigkill_child_writer_then_resume(tmp_path):
     ids = [json.loads(line)["id"] for line in raw.splitlines()]
     assert ids == list(range(target))
     state = json.loads((run / "run.json").read_text())
-    assert state["status"] == "completed" and state["counters"]["accepted"] == target
+    assert state["status"] == "completed" and state["counters"]["write"]["accepted"] == target
     progress = [int(s.split()[1]) for s in starts if s.startswith("start")]
     assert progress == sorted(progress), "a resumed writer must never go back"
     for name in ("rejected.jsonl", "failed_prompts.jsonl"):  # redone batches: side lines once
