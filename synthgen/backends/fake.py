@@ -6,6 +6,7 @@ real checks, dedup and quota at thousands of records a second. Knobs (constructo
 overrides, or ``SYNTHGEN_FAKE_<NAME>`` environment variables so a test can drive the CLI):
 ``garbage_rate`` (text in no recipe's format → failed), ``error_rate`` (engine errors),
 ``duplicate_rate`` (repeats an earlier answer), ``judge_no_rate`` (the judge answers "no"),
+``hostile_rate`` (control bytes, a lone surrogate and a bidi override inserted in an answer),
 ``delay_s`` (sleep per batch), ``seed``. Any other ``SYNTHGEN_FAKE_<NAME>`` (or override)
 reaches the answerer as a string knob, for the recipe's own defects (nl2dot:
 ``invalid_rate``, ``complexity``). Outputs depend only on (seed, request id), so a resumed
@@ -26,7 +27,11 @@ from synthgen.records import Completion, GenerationRequest
 # (request, rng, knobs) -> the completion's text
 Answerer = Callable[[GenerationRequest, random.Random, dict[str, Any]], str]
 
-_KNOBS: dict[str, Any] = {"garbage_rate": 0.0, "error_rate": 0.0, "duplicate_rate": 0.0, "judge_no_rate": 0.0, "delay_s": 0.0, "seed": 0}
+_KNOBS: dict[str, Any] = {"garbage_rate": 0.0, "error_rate": 0.0, "duplicate_rate": 0.0, "judge_no_rate": 0.0,
+                          "hostile_rate": 0.0, "delay_s": 0.0, "seed": 0}
+# Control bytes, an escape sequence, a lone surrogate (what invalid UTF-8 decodes to with
+# surrogateescape), a noncharacter and a bidi override: what a broken or hostile engine sends.
+_HOSTILE = "\x00\x07\x1b[31m\udc80\ufffe\u202e"
 _ENV_PREFIX = "SYNTHGEN_FAKE_"
 _GARBAGE = ("I cannot help with that.", "digraph { a -> ", "Sure! Here is a graph: a -> b")
 
@@ -112,4 +117,7 @@ class FakeBackend:
                 return Completion(req.id, "", "error", prompt_tokens, 0, index=index, error=str(exc))
             if len(self._pool) < 64:
                 self._pool.append(text)
+        if rng.random() < k["hostile_rate"]:
+            cut = rng.randrange(len(text) + 1)
+            text = text[:cut] + _HOSTILE + text[cut:]
         return Completion(req.id, text, "stop", prompt_tokens, max(1, len(text) // 4), index=index)

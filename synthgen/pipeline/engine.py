@@ -31,7 +31,21 @@ class EngineCall:
         start = time.perf_counter()
         completions = self.backend.generate(requests)
         self.last_wall_s = time.perf_counter() - start
+        for c in completions:
+            c.text = encodable(c.text)
         self.ledger.charge(completions, self.last_wall_s, self.backend.accelerators, self.prices)
         if self.log is not None:
             self.log.engine_call(self.model, completions, self.last_wall_s, self.ledger)
         return completions
+
+
+def encodable(text: str) -> str:
+    """``text`` with lone surrogates (bytes an engine could not decode, under surrogateescape)
+    replaced by U+FFFD, so every step and every file sees text UTF-8 can hold."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return text

@@ -124,3 +124,25 @@ def test_every_field_of_run_json_corrupted_one_at_a_time(tmp_path, env, capsys):
         shutil.rmtree(folder)
     with capsys.disabled():
         print(f"\ninput table: {count.cases} corrupted run.json fields: {count.errors} one-line errors, {count.clean} resumed")
+
+
+def test_model_outputs_with_control_bytes_and_invalid_utf8(tmp_path, env, capsys):
+    """Answers carrying NUL, BEL, an escape sequence, a lone surrogate (undecodable bytes), a
+    noncharacter and a bidi override: a clean run whose files are valid UTF-8 JSON lines, the
+    outputs counted where they were dropped."""
+    count = Count()
+    for seed in range(3):
+        out_dir = tmp_path / f"h{seed}"
+        out = run_cli(["generate", "--model", "fake", "--count", "12", "--batch-size", "6", "--seed", str(seed), "--output",
+                       str(out_dir)], {**env, "SYNTHGEN_FAKE_HOSTILE_RATE": "0.5"}, tmp_path / "err", timeout_s=120)
+        check(out, out_dir, f"hostile outputs, seed {seed}", count)
+        assert out.code == 0, out.stderr[-2000:]
+        state = json.loads((out_dir / "run.json").read_text())
+        for name in ("data.jsonl", "rejected.jsonl", "failed_prompts.jsonl"):
+            path = out_dir / name
+            for raw in path.read_bytes().splitlines() if path.exists() else []:
+                raw.decode("utf-8")  # strict: no surrogate reached the disk
+                json.loads(raw)
+        assert state["candidates"] > 12  # some outputs were dropped (and counted), not accepted as they were
+    with capsys.disabled():
+        print(f"\ninput table: {count.cases} runs with hostile model outputs: all clean")
