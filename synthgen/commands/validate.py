@@ -36,9 +36,9 @@ Paths = Annotated[list[str], typer.Argument(metavar="PATH", help="Files, folders
 AsJson = Annotated[bool, typer.Option("--json", help="JSON lines per item, then a summary object.")]
 NoGraphviz = Annotated[bool, typer.Option("--no-graphviz", help="Grammar only; don't run Graphviz.")]
 Layout = Annotated[bool, typer.Option("--layout", help="Also lay out with `dot -Tcanon` (slower, stricter) instead of parse-only `nop`.")]
-MaxBytes = Annotated[int, typer.Option("--max-bytes", min=1, help="Graphs larger than this are rejected as too_large without parsing.")]
-Timeout = Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds allowed per Graphviz process (a batch, or one graph).")]
-BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Graphs per Graphviz process.")]
+MaxBytes = Annotated[int, typer.Option("--max-bytes", min=1, max=2**31, help="Graphs larger than this are rejected as too_large without parsing.")]
+Timeout = Annotated[float, typer.Option("--timeout", min=0.1, max=86400.0, help="Seconds allowed per Graphviz process (a batch, or one graph).")]
+BatchSize = Annotated[int, typer.Option("--batch-size", min=1, max=100_000, help="Graphs per Graphviz process.")]
 
 
 def register(app: typer.Typer) -> None:

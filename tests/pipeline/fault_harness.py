@@ -41,7 +41,7 @@ class Tally:
 
 
 def run_cli(args: list[str], folder_env: dict[str, str], err_file: Path, *, mode: str = "", at: int = 0,
-            trace: Path | None = None, timeout_s: float = 120, in_process: bool = False) -> Outcome:
+            trace: Path | None = None, timeout_s: float = 120, in_process: bool = False, cwd: Path | None = None) -> Outcome:
     """``synthgen ARGS`` in a forked child with the fault armed; its exit status and stderr.
     ``in_process``: run here instead, unarmed (to import everything before the forks)."""
     if in_process:
@@ -68,6 +68,8 @@ def run_cli(args: list[str], folder_env: dict[str, str], err_file: Path, *, mode
             sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)  # not pytest's capture
             sys.stdout = os.fdopen(1, "w", closefd=False)
             os.environ.update(folder_env)
+            if cwd is not None:
+                os.chdir(cwd)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             from synthgen.cli import main

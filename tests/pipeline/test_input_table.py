@@ -146,3 +146,134 @@ def test_model_outputs_with_control_bytes_and_invalid_utf8(tmp_path, env, capsys
         assert state["candidates"] > 12  # some outputs were dropped (and counted), not accepted as they were
     with capsys.disabled():
         print(f"\ninput table: {count.cases} runs with hostile model outputs: all clean")
+
+
+def _corruptions(data: dict) -> list[tuple[str, dict]]:
+    """Each top-level field missing, of a wrong type (a list, a number, a string, null), and one extra field."""
+    out = []
+    for key in data:
+        for label, value in (("missing", None), ("a list", [1, "x"]), ("a number", -1), ("a string", "garbage"),
+                             ("null", "null")):
+            bad = dict(data)
+            if label == "missing":
+                bad.pop(key)
+            else:
+                bad[key] = None if value == "null" else value
+            out.append((f"{key}: {label}", bad))
+    out.append(("an extra field", {**data, "surprise_field": {"a": 1}}))
+    return out
+
+
+def test_every_yaml_file_type_corrupted_one_field_at_a_time(tmp_path, env, capsys):
+    """Model YAMLs, --recipe-config files and nl2dot's template files (recipe.yaml,
+    fewshot.yaml, a domain file), each top-level field missing, of a wrong type, or one extra:
+    a clean dry run or one error line (exit 2), never a traceback."""
+    import yaml
+
+    root = Path(__file__).resolve().parents[2]
+    count = Count()
+    n = 0
+
+    def case(args: list[str], extra_env: dict[str, str], where: str) -> None:
+        nonlocal n
+        n += 1
+        folder = tmp_path / f"y{n}"
+        out = run_cli([*args, "--output", str(folder)], {**env, **extra_env}, tmp_path / "err", timeout_s=120)
+        check(out, folder, where, count)
+        assert out.code in (0, 2), f"{where}: exit {out.code}\n{out.stderr[-1500:]}"
+
+    model = yaml.safe_load((root / "models" / "smollm2-135m.yaml").read_text())
+    model.update(alias="corrupt-me", backend="fake")
+    for label, bad in _corruptions(model):
+        folder = tmp_path / f"models{n}"
+        folder.mkdir()
+        (folder / "m.yaml").write_text(yaml.safe_dump(bad))
+        case(["generate", "--model", str(bad.get("alias", "corrupt-me")), "--count", "3", "--dry-run"],
+             {"SYNTHGEN_MODELS_DIR": str(folder)}, f"model YAML {label}")
+    config = {"domains": "game_ai,robotics", "complexity": "30/50/20"}
+    for label, bad in _corruptions(config):
+        path = tmp_path / f"recipe{n}.yaml"
+        path.write_text(yaml.safe_dump(bad))
+        case(["generate", "--model", "fake", "--count", "3", "--dry-run", "--recipe-config", str(path)], {},
+             f"--recipe-config {label}")
+    source = root / "templates" / "nl2dot"
+    domain = sorted((source / "domains").glob("*.yaml"))[0].name
+    for name in ("recipe.yaml", "fewshot.yaml", f"domains/{domain}"):
+        data = yaml.safe_load((source / name).read_text())
+        if not isinstance(data, dict):
+            continue
+        for label, bad in _corruptions(data):
+            copy = tmp_path / f"templates{n}"
+            shutil.copytree(source, copy)
+            (copy / name).write_text(yaml.safe_dump(bad, allow_unicode=True))
+            case(["generate", "--model", "fake", "--count", "3", "--dry-run", "--templates", str(copy)], {},
+                 f"templates {name} {label}")
+            shutil.rmtree(copy)
+    with capsys.disabled():
+        print(f"\ninput table: {count.cases} corrupted YAML fields: {count.errors} one-line errors, {count.clean} clean dry runs")
+
+
+def test_every_option_of_the_other_commands(tmp_path, env, capsys):
+    """validate, try, export, report, compare and traces inspect: each value option with the
+    same hostile values; a clean result or one error line, never a traceback. Each runs in an
+    empty working folder, so a path option given as "" writes nowhere it shouldn't."""
+    import typer.main
+
+    from synthgen.cli import app
+
+    root = Path(__file__).resolve().parents[2]
+    runs = []
+    for seed in (1, 2):
+        run = tmp_path / f"run{seed}"
+        out = run_cli(["generate", "--model", "fake", "--count", "6", "--seed", str(seed), "--output", str(run)], env, tmp_path / "e")
+        assert out.code == 0, out.stderr
+        runs.append(str(run))
+    traces = sorted((root.parent / "shared" / "data" / "traces").rglob("*.json*"))[:1]
+    bases = {
+        ("validate",): ["validate", str(root / "examples")],
+        ("try",): ["try", "a door that opens and closes", "--model", "fake"],
+        ("export",): ["export", runs[0], "--to", "NEW"],
+        ("report",): ["report", runs[0], "--out", "NEW"],
+        ("compare",): ["compare", *runs, "--out", "NEW"],
+    }
+    if traces:
+        bases[("traces", "inspect")] = ["traces", "inspect", str(traces[0])]
+    group = typer.main.get_command(app)
+    count = Count()
+    n = 0
+    failures: list[str] = []
+    for path, base in bases.items():
+        command = group
+        for part in path:
+            command = command.commands[part]  # type: ignore[attr-defined]
+        for param in command.params:
+            if getattr(param, "is_flag", False) or not param.opts or not param.opts[0].startswith("--"):
+                continue
+            numeric = param.bare_type() in ("int", "float")
+            for value in NUMBERS if numeric else TEXTS:
+                n += 1
+                work = tmp_path / f"w{n}"
+                work.mkdir()
+                args = [a.replace("NEW", str(work / "new")) for a in base]
+                if param.opts[0] in args:  # replace the base's own value for this option
+                    i = args.index(param.opts[0])
+                    args[i + 1] = value
+                else:
+                    args += [param.opts[0], value]
+                out = run_cli(args, env, tmp_path / "err", timeout_s=120, cwd=work)
+                where = f"{' '.join(path)} {param.opts[0]} {value[:20]!r}"
+                count.cases += 1
+                errors = [line for line in out.stderr.splitlines() if line.startswith("synthgen: error:")]
+                if "Traceback" in out.stderr or out.code not in (0, 1, 2, 3, 4, 5) or (out.code >= 2 and len(errors) != 1):
+                    failures.append(f"{where}: exit {out.code}: {out.stderr.strip().splitlines()[-1:]}")
+                elif out.code >= 2:
+                    count.errors += 1
+                else:
+                    count.clean += 1
+                shutil.rmtree(work)
+    assert not failures, "\n".join(failures)
+    for run in runs:
+        assert json.loads((Path(run) / "run.json").read_text())["status"] == "completed"  # nothing wrote into the runs
+    with capsys.disabled():
+        print(f"\ninput table: {count.cases} cases over the other commands' options: {count.errors} one-line errors, "
+              f"{count.clean} clean")
