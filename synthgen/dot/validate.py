@@ -65,6 +65,10 @@ class Verdict:
     normal_hash: str | None = None
     shape_hash: str | None = None
     warnings: tuple[str, ...] = field(default=())
+    # A file of several graphs: each graph's features, complexity and hashes, in file order.
+    # The top-level hashes then describe the whole file (every graph, in order), the
+    # features the first graph plus ``graph_count``, the complexity the highest.
+    graphs: list[dict] | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -83,6 +87,7 @@ class Verdict:
             "normal_hash": self.normal_hash,
             "shape_hash": self.shape_hash,
             "warnings": list(self.warnings),
+            **({"graphs": self.graphs} if self.graphs is not None else {}),
         }
 
 
@@ -189,8 +194,35 @@ def _measure(verdict: Verdict, tree: object) -> None:
     from synthgen.dot.features import build
     from synthgen.dot.normal import normal_form
 
+    graphs = getattr(tree, "graphs", None)
+    if graphs is not None and len(graphs) > 1:
+        _measure_each(verdict, graphs)
+        return
     features, model = build(tree)  # one walk for the features and the shape hash's model
     _fill(verdict, features, model, normal_form(tree))
+
+
+def _measure_each(verdict: Verdict, graphs: list) -> None:
+    """Every graph of a multi-graph file measured on its own; file-level hashes over all."""
+    import hashlib
+
+    from synthgen.dot.complexity import COMPLEXITIES
+    from synthgen.dot.features import build
+    from synthgen.dot.normal import NORMAL_PREFIX, SHAPE_PREFIX, normal_form
+
+    parts = []
+    for graph in graphs:
+        features, model = build(graph)
+        one = Verdict(verdict.id, verdict.source, True, "ok")
+        _fill(one, features, model, normal_form(graph))
+        parts.append({"features": one.features, "complexity": one.complexity, "normal_hash": one.normal_hash,
+                      "shape_hash": one.shape_hash})
+    verdict.graphs = parts
+    verdict.features = {**parts[0]["features"], "graph_count": len(parts)}
+    verdict.complexity = max((p["complexity"] for p in parts), key=COMPLEXITIES.index)
+    joined = {key: "\n".join(p[key] for p in parts) for key in ("normal_hash", "shape_hash")}
+    verdict.normal_hash = NORMAL_PREFIX + hashlib.sha256(joined["normal_hash"].encode()).hexdigest()
+    verdict.shape_hash = SHAPE_PREFIX + hashlib.sha256(joined["shape_hash"].encode()).hexdigest()
 
 
 def _fill(verdict: Verdict, features: GraphFeatures, model: GraphModel, form: str) -> None:

@@ -133,3 +133,27 @@ def test_corpus_verdicts_agree_with_graphviz(graphviz_corpus):
         f"{row[0]}: {v.reason} {v.message[:80]}" for row, v in zip(rows, verdicts) if v.ok != (row[4] != "syntax_error")
     ]
     assert disagree == []
+
+
+def test_a_file_of_several_graphs_measures_every_graph():
+    """Features and hashes described only the first graph, so a two-graph file had the same
+    hash as its first graph alone."""
+    from synthgen.dot.inputs import DotItem
+
+    first = "digraph A {\n  a -> b\n}\n"
+    second = "digraph B {\n  x -> y\n  y -> z\n  z -> x\n  x [label=\"X\"]\n}\n"
+
+    def file(text: str):
+        return DotItem("f", "f", text, len(text), multiple=True)
+
+    both, alone_a, alone_b, swapped = validate_texts([file(first + second), file(first), file(second), file(second + first)],
+                                                     graphviz=False)
+    assert both.ok and both.features["graph_count"] == 2 and len(both.graphs) == 2
+    assert both.shape_hash != alone_a.shape_hash and both.normal_hash != alone_a.normal_hash
+    assert [g["shape_hash"] for g in both.graphs] == [alone_a.shape_hash, alone_b.shape_hash]
+    assert [g["normal_hash"] for g in both.graphs] == [alone_a.normal_hash, alone_b.normal_hash]
+    assert both.graphs[1]["features"]["edge_count"] == 3 and both.graphs[1]["features"]["labelled_nodes"] == 1
+    assert swapped.normal_hash != both.normal_hash  # the file's graphs in order
+    order = ("simple", "medium", "complex")
+    assert both.complexity == max(alone_a.complexity, alone_b.complexity, key=order.index)
+    assert alone_a.graphs is None and "graphs" not in alone_a.to_dict()  # one graph: as before
