@@ -68,6 +68,8 @@ def collect(paths: list[Path], mix: list[Path] | None = None) -> Collected:
         out.runs.append(_describe(view))
         if view.live:
             out.notes.append(f"{view.path}: the run is still being written; exporting its records so far")
+        if view.note:
+            out.notes.append(f"{view.path}: {view.note}")
     for i, ex in enumerate(_examples(views, out.mix, out.skipped, out.limits)):
         out.cells.append(interned.setdefault(ex.cell, ex.cell))
         out.groups.add(i, ex)

@@ -59,6 +59,8 @@ def build_data(view: RunView, cls: Any, c: Collected) -> dict[str, Any]:
     notes: list[str] = []
     if view.live:
         notes.append(f"{view.path}: the run is still being written; this report covers the records written so far")
+    if view.note:
+        notes.append(f"{view.path}: {view.note}")
     for kind, n in sorted(view.torn.items()):
         notes.append(f"{view.path}: skipped {n} torn last line(s) of its {kind} records")
     if not c.accepted:

@@ -31,6 +31,8 @@ class RunView:
     state: dict[str, Any]
     live: bool  # another process holds the run's lock: the run is still being written
     torn: dict[str, int] = field(default_factory=dict)  # kind -> torn last lines skipped
+    limits: dict[str, int] = field(default_factory=dict)  # kind -> bytes of its file that belong to the run's state
+    note: str | None = None  # how a batch a stop left pending is read (``settled``)
 
     @property
     def recipe(self) -> str:
@@ -56,8 +58,13 @@ class RunView:
             return
         except OSError as exc:
             raise OutputError(f"cannot read {path}: {exc.strerror or exc}") from None
+        limit = self.limits.get(kind)
+        read = 0
         with fh:
             for number, raw in enumerate(fh, 1):
+                read += len(raw)
+                if limit is not None and read > limit:  # lines of a batch that is not part of the state
+                    return
                 if not raw.endswith(b"\n"):
                     self.torn[kind] = self.torn.get(kind, 0) + 1
                     return
@@ -89,7 +96,41 @@ def open_run(path: str | os.PathLike[str]) -> RunView:
         raise OutputError(f"{state_path} is not valid JSON") from None
     except ResumeError as exc:
         raise OutputError(str(exc), hint=exc.hint) from None
-    return RunView(folder, state, live=_locked(folder) or _locked(folder / LOCK_FILE))
+    view = RunView(folder, state, live=_locked(folder) or _locked(folder / LOCK_FILE))
+    if isinstance(state.get("pending"), dict):
+        settled(view)
+    return view
+
+
+def settled(view: RunView) -> None:
+    """A batch a stop left pending (``RunFolder.commit_batch``), read the way the next open
+    will settle it, without writing: whole on disk, its state after it; else the state and
+    the files' lengths before it (the batch's lines are not read)."""
+    pending = view.state["pending"]
+    try:
+        before, after = dict(pending["before"]), dict(pending["after"])
+        files_before, files_after = dict(pending["files_before"]), dict(pending["files_after"])
+    except (KeyError, TypeError, ValueError):
+        raise OutputError(f"{view.path / STATE_FILE}: its pending batch is not readable",
+                          hint="the file was changed outside synthgen") from None
+    sizes = {}
+    for name in FILES.values():
+        try:
+            sizes[name] = (view.path / name).stat().st_size
+        except OSError:
+            sizes[name] = 0
+    whole = all(sizes.get(name, 0) >= int(n) for name, n in files_after.items())
+    state = {k: v for k, v in view.state.items() if k != "pending"}
+    if whole:
+        state.update(after)
+        view.limits = {kind: int(files_after[name]) for kind, name in FILES.items() if name in files_after}
+        view.note = "its last batch was written whole but not yet saved in run.json: read as saved"
+    else:
+        state.update(before)
+        state["ledger"] = after.get("ledger", state.get("ledger"))
+        view.limits = {kind: int(files_before[name]) for kind, name in FILES.items() if name in files_before}
+        view.note = "it stopped while writing a batch: that batch's lines are left out (a resume redoes it)"
+    view.state = state
 
 
 def _locked(lock: Path) -> bool:

@@ -85,3 +85,41 @@ def test_what_is_not_a_run_is_one_line(tmp_path, make, message):
     assert message in err.value.one_line() and "\n" not in err.value.one_line()
     with pytest.raises(OutputError, match="is not a folder"):
         open_run(tmp_path / "missing")
+
+
+@pytest.mark.graphviz
+@pytest.mark.usefixtures("require_graphviz")
+@pytest.mark.parametrize("after", ["append.accepted.write", "append.accepted.done"])
+def test_a_run_killed_inside_a_batch_commit_is_read_as_the_next_open_will_settle_it(tmp_path, after):
+    """SIGKILL inside a batch's commit leaves run.json with the batch pending. Readers (export,
+    report, compare) see the state the next open will settle it to: the batch left out when
+    its accepted lines are not whole on disk, counted when they are, and never half."""
+    from synthgen.runfolder.reader import open_run
+    from synthgen.steps.base import FAILED_REASONS
+    from tests.pipeline.fault_harness import KNOBS, run_cli
+
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "fake.yaml").write_text("alias: fake\nbackend: fake\ndescription: test stand-in\n")
+    env = {"SYNTHGEN_MODELS_DIR": str(models), **KNOBS}
+    args = ["generate", "--model", "fake", "--count", "12", "--batch-size", "6", "--seed", "1"]
+    trace = tmp_path / "trace"
+    assert run_cli([*args, "--output", str(tmp_path / "clean")], env, tmp_path / "e", trace=trace).code == 0
+    points = trace.read_text().splitlines()
+    at = [i for i, name in enumerate(points, 1) if name == after][1]  # the second batch
+    run = tmp_path / "run"
+    assert run_cli([*args, "--output", str(run)], env, tmp_path / "e", mode="kill", at=at).code == -9
+    assert "pending" in json.loads((run / "run.json").read_text())
+    view = open_run(run)
+    assert view.note and "pending" not in view.state
+    rows = {kind: list(view.records(kind)) for kind in ("accepted", "rejected", "failed")}
+    drops = {"rejected": 0, "failed": 0}
+    for counts in view.state["counters"].values():
+        for key, n in counts.items():
+            if key.startswith("dropped_"):
+                drops["failed" if key.removeprefix("dropped_") in FAILED_REASONS else "rejected"] += n
+    assert view.state["counters"]["quota"]["forwarded"] == len(rows["accepted"])
+    assert drops == {"rejected": len(rows["rejected"]), "failed": len(rows["failed"])}
+    assert view.state["candidates"] == sum(len(r) for r in rows.values())
+    batches = 2 if after == "append.accepted.done" else 1  # whole on disk: counted; else left out
+    assert view.state["candidates"] == 6 * batches
