@@ -18,7 +18,7 @@ from synthgen import __version__
 from synthgen.errors import OutputError, SynthgenError
 
 # Each module exposes register(app). Add a command by adding its module here.
-COMMAND_MODULES: tuple[str, ...] = ("generate", "validate", "try_", "models", "recipes", "traces", "export", "report", "compare")
+COMMAND_MODULES: tuple[str, ...] = ("generate", "validate", "try_", "models", "recipes", "traces", "export", "report", "compare", "serve")
 
 app = typer.Typer(
     name="synthgen",

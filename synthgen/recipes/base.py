@@ -72,6 +72,10 @@ class Recipe(ABC):
         """The count when ``--count`` is not given (a recipe's preset); None: the CLI's 100."""
         return None
 
+    def seed_count(self) -> int | None:
+        """How many seeds the plan draws from (a job's ``multiplier`` is tasks per seed); None: none."""
+        return None
+
     def describe(self, count: int) -> list[str]:
         """Lines about the plan beyond its cells (seeds read, multiplier), for --dry-run and the log."""
         return []

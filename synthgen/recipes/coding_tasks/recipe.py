@@ -38,6 +38,7 @@ class CodingTasksOptions(ConfigBase):
     preset: Literal["quick_test", "balanced", "production", "custom"] | None = None
     repo_dir: Path | None = None  # a checkout (schema_driven)
     cells: dict[str, float] | None = None  # "repository/kind": weight; default: the seeds' proportions
+    repositories: list[str] | None = None  # only the seeds of these repositories (as `traces inspect` names them)
 
     @field_validator("traces", mode="before")
     @classmethod
@@ -82,6 +83,8 @@ class CodingTasksRecipe(Recipe):
         if options.strategy == "schema_driven" and options.repo_dir is None:
             raise ConfigError("--strategy schema_driven needs --repo-dir", hint="give the path of a repository checkout")
         seeds = require_seeds(options.traces)
+        if options.repositories is not None:
+            seeds = _of_repositories(seeds, options.repositories)
         vocabulary = tool_vocabulary(seeds)
         if not vocabulary:
             raise ConfigError("the seed traces hold no tool call", hint="give traces of agents that used tools")
@@ -102,6 +105,9 @@ class CodingTasksRecipe(Recipe):
     @classmethod
     def default_count(cls, options: dict[str, Any]) -> int | None:
         return PRESETS.get(str(options.get("preset") or ""))
+
+    def seed_count(self) -> int | None:
+        return len(self.context.seeds)
 
     # -- what to generate ------------------------------------------------------------------
 
@@ -306,3 +312,16 @@ def _judge_messages(repository: str, prompt: str, target_files: list[str]) -> li
             "Is this a realistic, specific coding task a developer could give an agent? Answer yes or no.")
     system = "You review datasets of coding tasks for coding agents. Answer with one word: yes or no."
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def _of_repositories(seeds: list[Any], names: list[str]) -> list[Any]:
+    """The seeds of the named repositories; a name no seed has is an error listing those there are."""
+    known = sorted({s.repository for s in seeds})
+    missing = [n for n in names if n not in known]
+    if missing or not names:
+        shown = ", ".join(known[:20]) + (f" (+{len(known) - 20} more)" if len(known) > 20 else "")
+        raise ConfigError(f"recipe option 'repositories': {', '.join(map(repr, missing)) or 'an empty list'} "
+                          f"{'is' if len(missing) == 1 else 'are'} not among the seeds' repositories",
+                          hint=f"the seeds' repositories: {shown}")
+    wanted = set(names)
+    return [s for s in seeds if s.repository in wanted]
