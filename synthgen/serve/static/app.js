@@ -78,6 +78,7 @@ async function buildForm() {
     if (name === "recipe") {
       input = el("select", { name });
       for (const r of recipes.recipes) input.append(el("option", { value: r.name, text: r.name }));
+      input.value = prop.default || "nl2dot";
     } else if (name === "model") {
       input = el("select", { name });
       for (const m of models.models) input.append(el("option", { value: m.alias, text: m.alias + " (" + m.backend + ")" }));
@@ -131,6 +132,7 @@ async function submitJob(event) {
   $("#form-error").textContent = "";
   try {
     const job = await (await api("/api/jobs", { method: "POST", body: JSON.stringify(formBody()) })).json();
+    $("#f-name").value = "";  // a name is the run folder's: the next job needs another
     location.hash = "#/jobs/" + job.id;
   } catch (e) {
     $("#form-error").textContent = e.message;
@@ -299,7 +301,8 @@ async function openRecord(kind, index) {
   $("#record").hidden = false;
   $("#record-title").textContent = kind + " record " + (index + 1);
   // The recipe's picture is escaped HTML (an <img> of the graph); a sandboxed frame runs nothing even if it were not.
-  $("#record-preview").srcdoc = data.preview_html || "<p>no picture</p>";
+  const fit = "<style>img { max-width: 100%; height: auto; }</style>";
+  $("#record-preview").srcdoc = fit + (data.preview_html || "<p>no picture</p>");
   $("#record-json").textContent = JSON.stringify(data.record, null, 2);
 }
 
