@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -42,13 +42,34 @@ class Source(ConfigBase):
 
 
 class Parallelism(ConfigBase):
-    tensor: int = Field(1, ge=1)
+    # "auto": chosen when the engine starts, from the GPUs visible and the model's memory
+    # needs (synthgen.backends.fit); a number is used as given.
+    tensor: Annotated[int, Field(ge=1)] | Literal["auto"] = 1
     pipeline: int = Field(1, ge=1)
     data: int = Field(1, ge=1)
 
     @property
+    def tensor_size(self) -> int:
+        """The tensor parallel size as given; "auto" counts as 1 until a fit resolves it."""
+        return 1 if self.tensor == "auto" else self.tensor
+
+    @property
     def gpus(self) -> int:
-        return self.tensor * self.pipeline * self.data
+        return self.tensor_size * self.pipeline * self.data
+
+
+class ModelShape(ConfigBase):
+    """The few numbers of a model's config.json that size its KV cache and bound its tensor
+    parallel size (vLLM splits attention heads across GPUs)."""
+
+    layers: int = Field(ge=1)
+    attention_heads: int = Field(ge=1)
+    kv_heads: int = Field(ge=1)
+    head_dim: int = Field(ge=1)
+
+    def kv_bytes_per_token(self, bytes_per_value: int) -> int:
+        """Keys and values of every layer for one token, over all GPUs of an engine."""
+        return 2 * self.layers * self.kv_heads * self.head_dim * bytes_per_value
 
 
 class Prices(ConfigBase):
@@ -71,6 +92,7 @@ class ModelSpec(ConfigBase):
     chat_template: str | None = None  # a Jinja template overriding the tokenizer's
     min_memory_gb: float | None = None  # rough need, checked before loading
     params_b: float | None = Field(None, gt=0)  # parameters, in billions (for `models list`)
+    shape: ModelShape | None = None  # else read from config.json when the weights are local
     # API engines (openai-compatible)
     provider: str | None = None  # preset: nim, openai, gemini, vllm-server, ollama
     api_model: str | None = None  # the model's name at the endpoint
@@ -213,6 +235,20 @@ def config_parameters(config: dict) -> int | None:
     mlp = 3 * hidden * ffn * experts
     embeddings = vocab * hidden * (1 if config.get("tie_word_embeddings", False) else 2)
     return int(layers * (attention + mlp) + embeddings)
+
+
+def shape_from_config(config: dict | None) -> ModelShape | None:
+    """Layers, heads and head size from a config.json; None when any is missing."""
+    if not config:
+        return None
+    config = config.get("text_config") or config
+    numbers = {k: config.get(k) for k in ("num_hidden_layers", "num_attention_heads", "hidden_size")}
+    if not all(isinstance(v, int) and v > 0 for v in numbers.values()):
+        return None
+    heads = numbers["num_attention_heads"]
+    kv_heads = config.get("num_key_value_heads") or heads
+    head_dim = config.get("head_dim") or numbers["hidden_size"] // heads
+    return ModelShape(layers=numbers["num_hidden_layers"], attention_heads=heads, kv_heads=kv_heads, head_dim=head_dim)
 
 
 def dtype_bytes(spec: ModelSpec, config: dict | None = None) -> int:
