@@ -150,10 +150,55 @@ def resolve_model(name: str) -> ModelSpec:
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise ConfigError(f"{path}: not a model folder (no config.json)")
+        if (path / SETTINGS_FILE).is_file():  # written by `synthgen models pull`: run it like its alias
+            return folder_spec(path)
         return ModelSpec(alias=path.name, backend="vllm", source=Source(path=str(path.resolve())))
     if name.startswith(("/", ".", "~")):
         raise ConfigError(f"model path {name} does not exist", hint="give a folder holding config.json and weights")
     raise UnknownNameError("model", name, list(specs))
+
+
+# Beside the weights in a folder `synthgen models pull` writes: the alias's settings.
+SETTINGS_FILE = "synthgen-model.yaml"
+
+
+def write_settings(spec: ModelSpec, folder: Path) -> Path:
+    """Write ``spec`` into ``folder/synthgen-model.yaml`` with the folder as its source, so
+    ``--model FOLDER`` runs with the alias's dtype, context, parallelism, prices and licence.
+    The hub id and revision it came from stay in the file as a comment and in ``revision``."""
+    import yaml
+
+    data = spec.model_dump(mode="json", exclude_defaults=True, exclude={"source"})
+    source = spec.source
+    data["source"] = {"path": "."}
+    if source is not None and source.revision:
+        data["source"]["revision"] = source.revision
+    origin = describe_origin(spec)
+    header = (f"# Written by `synthgen models pull {spec.alias}`: the settings of {spec.alias} ({origin}).\n"
+              "# `--model THIS_FOLDER` reads them; source.path is relative to this folder.\n")
+    target = folder / SETTINGS_FILE
+    target.write_text(header + yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return target
+
+
+def describe_origin(spec: ModelSpec) -> str:
+    src = spec.source
+    if src is None:
+        return "an API model"
+    if src.hf_id:
+        return f"hf {src.hf_id}@{src.revision or 'main'}"
+    return f"packaged {src.packaged}" if src.packaged else f"path {src.path}"
+
+
+def folder_spec(folder: Path) -> ModelSpec:
+    """The spec stored in a pulled folder, its source pointing at the folder wherever it now lies."""
+    spec = load_yaml(folder / SETTINGS_FILE, ModelSpec)
+    if spec.source is None or not spec.source.path:
+        raise ConfigError(f"{folder / SETTINGS_FILE}: field 'source.path': a pulled folder's settings need a source path",
+                          hint=f"delete {SETTINGS_FILE} to run the folder with default settings, or pull the model again")
+    path = Path(spec.source.path).expanduser()
+    path = (folder / path if not path.is_absolute() else path).resolve()
+    return spec.model_copy(update={"source": spec.source.model_copy(update={"path": str(path)})})
 
 
 def local_weights(spec: ModelSpec) -> tuple[str, str | None]:
@@ -193,6 +238,8 @@ def read_model_config(spec: ModelSpec, weights: str | None = None) -> dict | Non
     import json
 
     path: Path | None = None
+    if weights is None and spec.source is not None and spec.source.path:
+        weights = str(Path(spec.source.path).expanduser())
     if weights and Path(weights).is_dir():
         path = Path(weights) / "config.json"
     elif spec.source is not None and spec.source.hf_id:
