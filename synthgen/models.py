@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -42,13 +42,34 @@ class Source(ConfigBase):
 
 
 class Parallelism(ConfigBase):
-    tensor: int = Field(1, ge=1)
+    # "auto": chosen when the engine starts, from the GPUs visible and the model's memory
+    # needs (synthgen.backends.fit); a number is used as given.
+    tensor: Annotated[int, Field(ge=1)] | Literal["auto"] = 1
     pipeline: int = Field(1, ge=1)
     data: int = Field(1, ge=1)
 
     @property
+    def tensor_size(self) -> int:
+        """The tensor parallel size as given; "auto" counts as 1 until a fit resolves it."""
+        return 1 if self.tensor == "auto" else self.tensor
+
+    @property
     def gpus(self) -> int:
-        return self.tensor * self.pipeline * self.data
+        return self.tensor_size * self.pipeline * self.data
+
+
+class ModelShape(ConfigBase):
+    """The few numbers of a model's config.json that size its KV cache and bound its tensor
+    parallel size (vLLM splits attention heads across GPUs)."""
+
+    layers: int = Field(ge=1)
+    attention_heads: int = Field(ge=1)
+    kv_heads: int = Field(ge=1)
+    head_dim: int = Field(ge=1)
+
+    def kv_bytes_per_token(self, bytes_per_value: int) -> int:
+        """Keys and values of every layer for one token, over all GPUs of an engine."""
+        return 2 * self.layers * self.kv_heads * self.head_dim * bytes_per_value
 
 
 class Prices(ConfigBase):
@@ -71,6 +92,7 @@ class ModelSpec(ConfigBase):
     chat_template: str | None = None  # a Jinja template overriding the tokenizer's
     min_memory_gb: float | None = None  # rough need, checked before loading
     params_b: float | None = Field(None, gt=0)  # parameters, in billions (for `models list`)
+    shape: ModelShape | None = None  # else read from config.json when the weights are local
     # API engines (openai-compatible)
     provider: str | None = None  # preset: nim, openai, gemini, vllm-server, ollama
     api_model: str | None = None  # the model's name at the endpoint
@@ -128,10 +150,55 @@ def resolve_model(name: str) -> ModelSpec:
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise ConfigError(f"{path}: not a model folder (no config.json)")
+        if (path / SETTINGS_FILE).is_file():  # written by `synthgen models pull`: run it like its alias
+            return folder_spec(path)
         return ModelSpec(alias=path.name, backend="vllm", source=Source(path=str(path.resolve())))
     if name.startswith(("/", ".", "~")):
         raise ConfigError(f"model path {name} does not exist", hint="give a folder holding config.json and weights")
     raise UnknownNameError("model", name, list(specs))
+
+
+# Beside the weights in a folder `synthgen models pull` writes: the alias's settings.
+SETTINGS_FILE = "synthgen-model.yaml"
+
+
+def write_settings(spec: ModelSpec, folder: Path) -> Path:
+    """Write ``spec`` into ``folder/synthgen-model.yaml`` with the folder as its source, so
+    ``--model FOLDER`` runs with the alias's dtype, context, parallelism, prices and licence.
+    The hub id and revision it came from stay in the file as a comment and in ``revision``."""
+    import yaml
+
+    data = spec.model_dump(mode="json", exclude_defaults=True, exclude={"source"})
+    source = spec.source
+    data["source"] = {"path": "."}
+    if source is not None and source.revision:
+        data["source"]["revision"] = source.revision
+    origin = describe_origin(spec)
+    header = (f"# Written by `synthgen models pull {spec.alias}`: the settings of {spec.alias} ({origin}).\n"
+              "# `--model THIS_FOLDER` reads them; source.path is relative to this folder.\n")
+    target = folder / SETTINGS_FILE
+    target.write_text(header + yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return target
+
+
+def describe_origin(spec: ModelSpec) -> str:
+    src = spec.source
+    if src is None:
+        return "an API model"
+    if src.hf_id:
+        return f"hf {src.hf_id}@{src.revision or 'main'}"
+    return f"packaged {src.packaged}" if src.packaged else f"path {src.path}"
+
+
+def folder_spec(folder: Path) -> ModelSpec:
+    """The spec stored in a pulled folder, its source pointing at the folder wherever it now lies."""
+    spec = load_yaml(folder / SETTINGS_FILE, ModelSpec)
+    if spec.source is None or not spec.source.path:
+        raise ConfigError(f"{folder / SETTINGS_FILE}: field 'source.path': a pulled folder's settings need a source path",
+                          hint=f"delete {SETTINGS_FILE} to run the folder with default settings, or pull the model again")
+    path = Path(spec.source.path).expanduser()
+    path = (folder / path if not path.is_absolute() else path).resolve()
+    return spec.model_copy(update={"source": spec.source.model_copy(update={"path": str(path)})})
 
 
 def local_weights(spec: ModelSpec) -> tuple[str, str | None]:
@@ -171,6 +238,8 @@ def read_model_config(spec: ModelSpec, weights: str | None = None) -> dict | Non
     import json
 
     path: Path | None = None
+    if weights is None and spec.source is not None and spec.source.path:
+        weights = str(Path(spec.source.path).expanduser())
     if weights and Path(weights).is_dir():
         path = Path(weights) / "config.json"
     elif spec.source is not None and spec.source.hf_id:
@@ -213,6 +282,20 @@ def config_parameters(config: dict) -> int | None:
     mlp = 3 * hidden * ffn * experts
     embeddings = vocab * hidden * (1 if config.get("tie_word_embeddings", False) else 2)
     return int(layers * (attention + mlp) + embeddings)
+
+
+def shape_from_config(config: dict | None) -> ModelShape | None:
+    """Layers, heads and head size from a config.json; None when any is missing."""
+    if not config:
+        return None
+    config = config.get("text_config") or config
+    numbers = {k: config.get(k) for k in ("num_hidden_layers", "num_attention_heads", "hidden_size")}
+    if not all(isinstance(v, int) and v > 0 for v in numbers.values()):
+        return None
+    heads = numbers["num_attention_heads"]
+    kv_heads = config.get("num_key_value_heads") or heads
+    head_dim = config.get("head_dim") or numbers["hidden_size"] // heads
+    return ModelShape(layers=numbers["num_hidden_layers"], attention_heads=heads, kv_heads=kv_heads, head_dim=head_dim)
 
 
 def dtype_bytes(spec: ModelSpec, config: dict | None = None) -> int:

@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from synthgen.backends.base import Completion, FinishReason, GenerationRequest
+from synthgen.backends.fit import Placement, fit, needs_of
+from synthgen.backends.gpus import Gpu, visible_gpus
 from synthgen.backends.grammar_args import (
     DEFAULT_VLLM_GRAMMAR_ENGINE,
     vllm_engine_config,
@@ -70,8 +72,10 @@ def engine_kwargs(
             hint="run one synthgen process per GPU group, or serve the model with "
             "'vllm serve --data-parallel-size N' and use provider vllm-server",
         )
-    if on_cpu and par.tensor * par.pipeline > 1:
+    if on_cpu and par.tensor_size * par.pipeline > 1:
         raise ConfigError(f"model {spec.alias!r}: tensor/pipeline parallel needs GPUs", hint="set parallelism to 1 on CPU")
+    if par.tensor == "auto" and not on_cpu:
+        raise ConfigError(f"model {spec.alias!r}: tensor parallel 'auto' must be resolved by a fit before the engine starts")
     memory = gpu_memory_utilization if gpu_memory_utilization is not None else spec.gpu_memory_utilization
     if on_cpu:
         memory = min(memory, CPU_MAX_MEMORY_FRACTION)
@@ -80,7 +84,7 @@ def engine_kwargs(
         "tokenizer": model,
         "dtype": spec.dtype,
         "max_model_len": spec.max_model_len,
-        "tensor_parallel_size": par.tensor,
+        "tensor_parallel_size": par.tensor_size,
         "pipeline_parallel_size": par.pipeline,
         "gpu_memory_utilization": memory,
         "enable_prefix_caching": True,  # few-shot prompts share long prefixes
@@ -102,6 +106,43 @@ def engine_kwargs(
         enforce_eager = on_cpu
     kwargs["enforce_eager"] = enforce_eager
     return kwargs
+
+
+def gpu_placement(spec: ModelSpec, model: str, gpus: list[Gpu]) -> Placement:
+    """The fit for ``spec`` on ``gpus``; without a parameter count, the spec's size as given,
+    checked against the rough estimate (``min_memory_gb`` or weights on disk)."""
+    from synthgen.models import read_model_config
+
+    par = spec.parallelism
+    explicit = None if par.tensor == "auto" else par.tensor
+    needs = needs_of(spec, read_model_config(spec, model))
+    if needs is not None:
+        return fit(needs, gpus, explicit)
+    tensor = explicit or 1
+    group = tensor * par.pipeline
+    if len(gpus) < group:
+        raise BackendError(f"model {spec.alias!r} needs {group} GPUs, {len(gpus)} visible",
+                           hint="lower parallelism.tensor/pipeline in the model YAML or expose more GPUs")
+    check_memory(spec, estimate_memory(spec, model), sum(g.memory_bytes for g in gpus[:group]) / 1e9, "GPU memory")
+    return Placement(tensor=tensor, pipeline=par.pipeline, replicas=len(gpus) // group, running=1, gpus=tuple(gpus[:group]),
+                     kv_cache_gib=0.0, kv_tokens=None, explicit=explicit is not None,
+                     reason="the model's parameter count is unknown: size as configured")
+
+
+def cpu_placement() -> Placement:
+    space = os.environ.get("VLLM_CPU_KVCACHE_SPACE", "vLLM's default")
+    return Placement(tensor=1, pipeline=1, replicas=1, running=1, gpus=(), kv_cache_gib=0.0, kv_tokens=None, explicit=False,
+                     reason=f"vllm-cpu: one engine in RAM, KV cache VLLM_CPU_KVCACHE_SPACE={space} GB")
+
+
+def _gpus_here() -> list[Gpu]:
+    """nvidia-smi's view (CUDA_VISIBLE_DEVICES applied), else torch's (vLLM has imported it)."""
+    gpus = visible_gpus()
+    if gpus:
+        return gpus
+    import torch
+
+    return [Gpu(torch.cuda.get_device_name(i), torch.cuda.mem_get_info(i)[1]) for i in range(torch.cuda.device_count())]
 
 
 def map_finish_reason(reason: str | None) -> FinishReason:
@@ -149,10 +190,12 @@ class VllmBackend:
         self.log_path: Path | None = None
         self._keep_log = False
         self._reaper: Any = None  # synthgen.backends.reaper.Reaper while an engine runs
+        # Tensor parallel size, replicas and why: set when the engine starts (the run logs it).
+        self.placement: Placement | None = None
 
     @property
     def accelerators(self) -> int:
-        return 1 if self._on_cpu else self.spec.parallelism.tensor * self.spec.parallelism.pipeline
+        return 1 if self._on_cpu else self.spec.parallelism.tensor_size * self.spec.parallelism.pipeline
 
     @property
     def supports_request_seed(self) -> bool:
@@ -202,7 +245,7 @@ class VllmBackend:
         if self._on_cpu:
             os.environ.setdefault(*CPU_STEP_TIMEOUT_ENV)
         model, revision = local_weights(self.spec)
-        self._check_memory(model)
+        self._place(model)
         kwargs = engine_kwargs(
             self.spec,
             model,
@@ -231,23 +274,22 @@ class VllmBackend:
             return ""
         return f"the engine's output is in {self.log_path}; "
 
-    def _check_memory(self, model: str) -> None:
-        need = estimate_memory(self.spec, model)
+    def _place(self, model: str) -> None:
+        """Check memory and settle the tensor parallel size: on a CPU one engine in RAM; on
+        GPUs the fit (synthgen.backends.fit) for the GPUs visible, "auto" chosen there."""
+        par = self.spec.parallelism
         if self._on_cpu:
             import psutil
 
-            check_memory(self.spec, need, psutil.virtual_memory().available / 1e9, "RAM")
+            check_memory(self.spec, estimate_memory(self.spec, model), psutil.virtual_memory().available / 1e9, "RAM")
+            if par.tensor == "auto":
+                self.spec = self.spec.model_copy(update={"parallelism": par.model_copy(update={"tensor": 1})})
+            self.placement = cpu_placement()
             return
-        import torch
-
-        gpus = min(self.accelerators, torch.cuda.device_count())
-        if gpus < self.accelerators:
-            raise BackendError(
-                f"model {self.spec.alias!r} needs {self.accelerators} GPUs, {gpus} visible",
-                hint="lower parallelism.tensor/pipeline in the model YAML or expose more GPUs",
-            )
-        total = sum(torch.cuda.mem_get_info(i)[1] for i in range(gpus)) / 1e9
-        check_memory(self.spec, need, total, "GPU memory")
+        placement = gpu_placement(self.spec, model, _gpus_here())
+        self.placement = placement
+        if par.tensor != placement.tensor:
+            self.spec = self.spec.model_copy(update={"parallelism": par.model_copy(update={"tensor": placement.tensor})})
 
     def render_prompt(self, messages: list[dict[str, str]]) -> list[int]:
         """Chat-template ``messages`` and return token ids (the template adds any BOS itself)."""

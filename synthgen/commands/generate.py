@@ -35,6 +35,8 @@ def _run(spec: Any, model: str, opts: dict[str, Any]) -> None:
     from synthgen.recipes import recipe_class
 
     dry = opts.pop("dry_run")
+    gpu_kind = opts.pop("gpu_kind")
+    spec = with_tensor_parallel(spec, model, opts.pop("tensor_parallel"))
     options, source = recipe_options(opts["recipe"], opts.pop("recipe_config"), opts.pop("_recipe_flags"), opts.pop("_flag_owners"))
     if opts["count"] is None:  # not given: the recipe's preset, else 100
         opts["count"] = recipe_class(opts["recipe"]).default_count(options) or 100
@@ -53,7 +55,7 @@ def _run(spec: Any, model: str, opts: dict[str, Any]) -> None:
                        recipe_options_source=source, endpoint_options={k: v for k, v in endpoint.items() if v is not None},
                        **opts)
     if dry:
-        for line in dry_run_lines(config):
+        for line in dry_run_lines(config, gpu_kind):
             typer.echo(line)
         return
     from synthgen.pipeline.progress import print_summary
@@ -92,10 +94,27 @@ def exit_code(summary: dict[str, Any]) -> int:
     return 128 + int(getattr(signal.Signals, name, signal.SIGINT))
 
 
-def dry_run_lines(config: Any) -> list[str]:
+def with_tensor_parallel(spec: Any, model: str, tensor: int | None) -> Any:
+    """``--tensor-parallel N`` wins over the model YAML's parallelism.tensor ("auto" or a number)."""
+    if tensor is None:
+        return spec
+    from synthgen.errors import ConfigError
+    from synthgen.models import resolve_model
+
+    if not 1 <= tensor <= 64:
+        raise ConfigError(f"--tensor-parallel must be from 1 to 64, got {tensor}")
+    spec = spec or resolve_model(model)
+    if spec.backend != "vllm":
+        raise ConfigError(f"--tensor-parallel is for vLLM models; {spec.alias!r} runs on {spec.backend}",
+                          hint="leave --tensor-parallel out")
+    return spec.model_copy(update={"parallelism": spec.parallelism.model_copy(update={"tensor": tensor})})
+
+
+def dry_run_lines(config: Any, gpu_kind: str | None = None) -> list[str]:
     """The plan (targets per cell) and the estimate, from the same code the run uses."""
     from synthgen.pipeline.budget import count_prompt_tokens, estimate
     from synthgen.pipeline.runner import make_plan
+    from synthgen.pipeline.speed import plan_speed
 
     plan = make_plan(config)
     recipe = plan.recipe
@@ -108,13 +127,17 @@ def dry_run_lines(config: Any) -> list[str]:
     shots = [m["content"] for r in requests for m in r.messages if m["role"] == "assistant"]
     max_tokens = max((r.sampling.max_tokens for r in requests), default=1024)
     expected = sum(len(s) for s in shots) / len(shots) / 4 if shots else max_tokens / 2
-    est = estimate(config.count, tokens.per_prompt(len(items)), max_tokens, expected, plan.spec)
+    planned = plan_speed(plan.spec, gpu_kind, batch_size=config.batch_size, prompt_tokens=tokens.per_prompt(len(items)),
+                         completion_tokens=min(expected, max_tokens))
+    est = estimate(config.count, tokens.per_prompt(len(items)), max_tokens, expected, plan.spec, planned.speed, planned.unknown)
     lines = [f"plan: {config.count} examples, seed {config.seed}, recipe {recipe.name} {recipe.version}"]
     lines += [f"  {line}" for line in recipe.describe(config.count)]
     lines += plan_table(plan.targets, recipe.cell_names)
     sampled = f", from {len(items):,} sampled prompts" if len(items) < config.count else ""
     lines.append(f"estimate (at 100% acceptance; hard cap {config.cap} candidates; prompt tokens by {tokens.method}{sampled}):")
     lines += [f"  {line}" for line in est.render()]
+    if planned.placement:
+        lines.append(f"  {planned.placement}")
     lines.append("dry run: nothing generated")
     return lines
 

@@ -72,7 +72,22 @@ def pull_command(alias: Alias, to: To) -> None:
 
 
 def pull(alias: str, to: Path) -> Path:
-    """Write ``alias``'s weights and tokenizer into ``to``; returns the folder."""
+    """Write ``alias``'s weights, tokenizer and settings (``synthgen-model.yaml``: dtype,
+    context, parallelism, prices, licence) into ``to``; returns the folder."""
+    from synthgen.models import write_settings
+
+    folder = _pull_weights(alias, to)
+    write_settings(_spec(alias), folder)
+    return folder
+
+
+def _spec(alias: str) -> ModelSpec:
+    from synthgen.models import resolve_model
+
+    return resolve_model(alias)
+
+
+def _pull_weights(alias: str, to: Path) -> Path:
     from synthgen.models import resolve_model
 
     spec = resolve_model(alias)

@@ -40,6 +40,10 @@ def shared_parameters(model_help: str = MODEL_HELP, model_default: Any = "smollm
         _opt("validate_semantics", Annotated[bool, opt("--validate-semantics", envvar="SYNTHGEN_VALIDATE_SEMANTICS", help="Ask an LLM judge whether each output answers its request.")], False),
         _opt("judge_model", Annotated[Optional[str], opt("--judge-model", envvar="SYNTHGEN_JUDGE_MODEL", help="Judge model alias (default: the generating model).")], None),
         _opt("dry_run", Annotated[bool, opt("--dry-run", help="Print the plan and the cost estimate; generate nothing.")], False),
+        _opt("gpu_kind", Annotated[Optional[str], opt("--gpu-kind", envvar="SYNTHGEN_GPU_KIND", help=(
+            "--dry-run: estimate for these GPUs ([COUNTx]KIND: H200, 2xH100, 8xA100-40GB, L4, cpu) instead of the ones visible."))], None),
+        _opt("tensor_parallel", Annotated[Optional[int], opt("--tensor-parallel", envvar="SYNTHGEN_TENSOR_PARALLEL", help=(
+            "vLLM: GPUs to split the model over (default: the model YAML's parallelism.tensor; 'auto' there fits the GPUs visible)."))], None),
         _opt("resume", Annotated[bool, opt("--resume", help="Continue the run in --output.")], False),
         _opt("seed", Annotated[int, opt("--seed", envvar="SYNTHGEN_SEED", help="Plan seed.")], 0),
         _opt("batch_size", Annotated[int, opt("--batch-size", envvar="SYNTHGEN_BATCH_SIZE", help="Prompts per engine call.")], 32),

@@ -17,6 +17,7 @@ from synthgen.errors import ConfigError
 if TYPE_CHECKING:
     from synthgen.backends.base import Completion
     from synthgen.models import ModelSpec, Prices
+    from synthgen.pipeline.speed import Speed
 
 CHARS_PER_TOKEN = 4  # the usual rough figure for English and code when no tokenizer is at hand
 
@@ -126,6 +127,7 @@ class Estimate:
     usd: float = 0.0
     usd_max: float = 0.0
     notes: list[str] = field(default_factory=list)
+    unknown: str = "the model YAML has no throughput_tokens_per_s"  # why GPU-hours are unknown
 
     def render(self) -> list[str]:
         lines = [
@@ -137,7 +139,7 @@ class Estimate:
         if self.remote:
             lines.append("GPU-hours: 0 (remote API)")
         elif self.gpu_hours is None:
-            lines.append("GPU-hours: unknown (the model YAML has no throughput_tokens_per_s)")
+            lines.append(f"GPU-hours: unknown ({self.unknown})")
         else:
             lines.append(f"wall time: ~{_duration(self.wall_hours or 0.0)}")
             lines.append(f"GPU-hours: ~{self.gpu_hours:.4f} expected, at most {self.gpu_hours_max:.4f}")
@@ -161,12 +163,15 @@ def estimate(
     max_tokens: int,
     expected_completion_tokens: float,
     spec: ModelSpec,
+    speed: Speed | None = None,
+    unknown: str = "",
 ) -> Estimate:
-    """Tokens from the plan; time from the spec's throughput figure.
+    """Tokens from the plan; time from ``speed`` (a stored bench figure or a bandwidth
+    estimate for the GPUs at hand, synthgen.pipeline.speed), else the spec's throughput figure.
 
     ``throughput_tokens_per_s`` is read as generated tokens per second of one replica
     (tensor x pipeline accelerators); data parallelism runs replicas side by side, so it
-    shortens wall time but not GPU-hours."""
+    shortens wall time but not GPU-hours. ``unknown`` says why there is no figure."""
     remote = spec.remote
     prompt = n_requests * prompt_tokens_each
     expected = n_requests * min(expected_completion_tokens, max_tokens)
@@ -184,8 +189,17 @@ def estimate(
         usd=usd_for(prompt, expected, spec.prices),
         usd_max=usd_for(prompt, worst, spec.prices),
     )
+    if unknown:
+        est.unknown = unknown
     thr = spec.throughput_tokens_per_s
-    if not remote and thr:
+    if not remote and speed is not None:
+        est.accelerators = speed.accelerators
+        est.throughput_tokens_per_s = speed.tokens_per_s
+        est.wall_hours = expected / speed.tokens_per_s / 3600
+        est.gpu_hours = est.wall_hours * speed.accelerators
+        est.gpu_hours_max = worst / speed.tokens_per_s / 3600 * speed.accelerators
+        est.notes.append(f"GPU-hours basis: {speed.basis}")
+    elif not remote and thr:
         replica_gpus = spec.parallelism.tensor * spec.parallelism.pipeline
         est.wall_hours = expected / (thr * spec.parallelism.data) / 3600
         est.gpu_hours = expected / thr / 3600 * replica_gpus

@@ -212,6 +212,7 @@ class Runner:
                            plan_next_index=self.planner.next_index)
             if not self.quota.done and stop.signum is None:
                 self.backend.load()
+                self._record_placement(state)
                 if self.judge_backend is not None:
                     self.judge_backend.load()
             loaded = True
@@ -259,6 +260,15 @@ class Runner:
                     if state.get("resume_command") and (loaded or status != STATUS_FAILED):
                         self.progress.message(f"to continue this run: {state['resume_command']}")
         return self.summary(state)
+
+    def _record_placement(self, state: dict[str, Any]) -> None:
+        """The engine's tensor parallel size, replicas and why (vLLM sets it when it starts)."""
+        placement = getattr(self.backend, "placement", None)
+        if placement is None:
+            return
+        state["placement"] = placement.to_dict()
+        self.log.event("placement", **state["placement"])
+        self.progress.message(placement.line())
 
     def _should_stop(self, stop: StopFlag) -> tuple[str, str]:
         from synthgen.runfolder.state import STATUS_COMPLETED, STATUS_INTERRUPTED, stopped
