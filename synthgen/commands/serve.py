@@ -26,7 +26,8 @@ def register(app: typer.Typer) -> None:
         host: Annotated[str, typer.Option("--host", envvar="SYNTHGEN_SERVE_HOST", help="Address to bind; any but loopback needs a token.")] = "127.0.0.1",
         port: Annotated[int, typer.Option("--port", envvar="SYNTHGEN_SERVE_PORT", min=0, max=65535, help="Port (0: any free one).")] = 8642,
         token: Annotated[Optional[str], typer.Option("--token", envvar="SYNTHGEN_SERVE_TOKEN", help="Bearer token every /api request must carry.")] = None,
-        max_jobs: Annotated[int, typer.Option("--max-jobs", envvar="SYNTHGEN_SERVE_MAX_JOBS", min=1, max=64, help="Jobs running at once (one engine per GPU); the rest queue.")] = 1,
+        max_jobs: Annotated[Optional[int], typer.Option("--max-jobs", envvar="SYNTHGEN_SERVE_MAX_JOBS", min=1, max=64, help=(
+            "Jobs running at once (default: one per visible GPU, each seeing its own GPUs; 1 without a GPU); the rest queue."))] = None,
         max_count: Annotated[int, typer.Option("--max-count", envvar="SYNTHGEN_SERVE_MAX_COUNT", min=1, max=1_000_000_000, help="Largest count one job may ask for.")] = 1_000_000,
         data_dir: Annotated[Optional[Path], typer.Option("--data-dir", envvar="SYNTHGEN_SERVE_DATA_DIR", help="Folder that requests' path options (traces, templates) are confined to; none: requests name no files.")] = None,
         keep_jobs: Annotated[bool, typer.Option("--keep-jobs-running", help="On exit leave running jobs running (the next server adopts them) instead of stopping them.")] = False,
@@ -50,11 +51,19 @@ def register(app: typer.Typer) -> None:
         if token:
             register_secret(token)
         os.environ.pop("SYNTHGEN_SERVE_TOKEN", None)
+        from synthgen.backends.gpus import visible_gpus
+        from synthgen.serve.jobs import gpu_groups
+
+        gpus = visible_gpus()
+        jobs_at_once = max_jobs or max(1, len(gpus))
+        groups = gpu_groups(len(gpus), jobs_at_once, os.environ.get("CUDA_VISIBLE_DEVICES"))
         import uvicorn
 
         from synthgen.serve.app import create_app
 
-        api = create_app(jobs_dir.resolve(), token=token, max_jobs=max_jobs, data_dir=data_dir.resolve() if data_dir else None,
-                         max_count=max_count, stop_jobs_on_exit=not keep_jobs)
+        api = create_app(jobs_dir.resolve(), token=token, max_jobs=jobs_at_once, data_dir=data_dir.resolve() if data_dir else None,
+                         max_count=max_count, stop_jobs_on_exit=not keep_jobs, gpus=groups)
+        if groups:
+            typer.echo(f"synthgen serve: {len(groups)} job(s) at once on GPU groups {' | '.join(groups)}", err=True)
         typer.echo(f"synthgen serve: jobs in {jobs_dir.resolve()}; http://{host}:{port}/ (API /api, schema /openapi.json)", err=True)
         uvicorn.run(api, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=90)

@@ -102,8 +102,9 @@ class BodyLimit:
 
 
 def create_app(root: Path, *, token: str | None = None, max_jobs: int = 1, data_dir: Path | None = None,
-               max_count: int = 1_000_000, stop_jobs_on_exit: bool = True) -> FastAPI:
-    manager = JobManager(root, max_jobs=max_jobs, data_dir=data_dir, max_count=max_count, stop_jobs_on_exit=stop_jobs_on_exit)
+               max_count: int = 1_000_000, stop_jobs_on_exit: bool = True, gpus: list[str] | None = None) -> FastAPI:
+    manager = JobManager(root, max_jobs=max_jobs, data_dir=data_dir, max_count=max_count, stop_jobs_on_exit=stop_jobs_on_exit,
+                         gpus=gpus)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
@@ -273,7 +274,7 @@ def create_app(root: Path, *, token: str | None = None, max_jobs: int = 1, data_
 
     @app.get("/api/health", summary="The server is up")
     def health() -> dict[str, Any]:
-        return {"ok": True, "version": __version__, "max_jobs": manager.max_jobs}
+        return {"ok": True, "version": __version__, "max_jobs": manager.max_jobs, "gpu_groups": manager.gpus}
 
     # -- the page -------------------------------------------------------------------------------
 

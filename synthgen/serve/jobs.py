@@ -38,6 +38,17 @@ RESUMABLE_EXITS = {3: "the engine stopped", 6: "a budget or the candidate cap", 
 PRIVATE_ENV = ("SYNTHGEN_SERVE_TOKEN",)
 
 
+def gpu_groups(gpus: int, max_jobs: int, visible: str | None) -> list[str]:
+    """``CUDA_VISIBLE_DEVICES`` for each job slot: the visible GPUs split evenly over
+    ``max_jobs`` (one engine per group; a job sees only its own), as the entries the server
+    itself was given. Empty without GPUs: jobs then share the machine as it is."""
+    if gpus <= 0:
+        return []
+    ids = [e.strip() for e in visible.split(",")][:gpus] if visible else [str(i) for i in range(gpus)]
+    per = max(1, len(ids) // max(1, max_jobs))
+    return [",".join(ids[k * per:(k + 1) * per]) for k in range(min(max_jobs, len(ids) // per))]
+
+
 class JobError(Exception):
     """A request the server refuses: ``status`` is the HTTP status, the message one line."""
 
@@ -48,7 +59,7 @@ class JobError(Exception):
 
 class JobManager:
     def __init__(self, root: Path, *, max_jobs: int = 1, data_dir: Path | None = None, max_count: int = 1_000_000,
-                 poll_s: float = 0.2, stop_jobs_on_exit: bool = True) -> None:
+                 poll_s: float = 0.2, stop_jobs_on_exit: bool = True, gpus: list[str] | None = None) -> None:
         self.root = root
         self.runs = root / "runs"
         self.jobs_dir = root / "jobs"
@@ -60,6 +71,9 @@ class JobManager:
         self.max_count = max_count
         self.poll_s = poll_s
         self.stop_jobs_on_exit = stop_jobs_on_exit
+        self.gpus = list(gpus or [])  # CUDA_VISIBLE_DEVICES per slot (gpu_groups); empty: no GPU split
+        if self.gpus:
+            self.max_jobs = min(max_jobs, len(self.gpus))
         self._procs: dict[str, Any] = {}  # job id -> Popen (ours) or psutil.Process (adopted)
         self._lock = threading.RLock()
         self._stop = threading.Event()
@@ -146,6 +160,13 @@ class JobManager:
         folder.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if k not in PRIVATE_ENV}
         env["PYTHONUNBUFFERED"] = "1"
+        group = None
+        if self.gpus:
+            taken = {j["gpus"] for j in self.store.with_status("running")}
+            group = next((g for g in self.gpus if g not in taken), None)
+            if group is None:
+                return  # every GPU group is busy (an adopted job holds one): it waits
+            env["CUDA_VISIBLE_DEVICES"] = group
         argv = list(job["argv"])
         resuming = "--resume" in argv
         base = _accepted(self.run_dir(job)) if resuming else 0
@@ -164,7 +185,7 @@ class JobManager:
             started = time.time()
         self._procs[job["id"]] = proc
         self.store.update(job["id"], status="running", started_at=now_iso(), ended_at=None, pid=proc.pid, pid_started=started,
-                          exit_code=None, error=None, runs=job["runs"] + 1, base_accepted=base)
+                          exit_code=None, error=None, runs=job["runs"] + 1, base_accepted=base, gpus=group)
 
     def _reap(self, server_stopping: bool = False) -> None:
         import psutil

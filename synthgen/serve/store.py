@@ -39,12 +39,13 @@ CREATE TABLE IF NOT EXISTS jobs (
     error TEXT,
     cancel_requested INTEGER NOT NULL DEFAULT 0,
     runs INTEGER NOT NULL DEFAULT 0,
-    base_accepted INTEGER NOT NULL DEFAULT 0
+    base_accepted INTEGER NOT NULL DEFAULT 0,
+    gpus TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, seq);
 """
 COLUMNS = ("id", "seq", "name", "recipe", "model", "count", "status", "request", "argv", "created_at", "started_at", "ended_at",
-           "pid", "pid_started", "exit_code", "error", "cancel_requested", "runs", "base_accepted")
+           "pid", "pid_started", "exit_code", "error", "cancel_requested", "runs", "base_accepted", "gpus")
 
 
 class JobStore:

@@ -105,7 +105,7 @@ def job_view(job: dict[str, Any], run_dir: Path, resumable: bool) -> dict[str, A
         "id": job["id"], "name": job["name"], "status": job["status"], "recipe": job["recipe"], "model": job["model"],
         "provider": request.get("provider"), "count": job["count"], "merge_mode": request.get("merge_mode", "separate"),
         "created_at": job["created_at"], "started_at": job["started_at"], "ended_at": job["ended_at"],
-        "exit_code": job["exit_code"], "error": job["error"], "runs": job["runs"], "resumable": resumable,
+        "exit_code": job["exit_code"], "error": job["error"], "runs": job["runs"], "resumable": resumable, "gpus": job.get("gpus"),
         "cancel_requested": job["cancel_requested"], "request": request,
         "command": "synthgen " + " ".join(job["argv"]),
         "progress": progress(run_dir, job),

@@ -249,3 +249,24 @@ def test_a_token_guards_every_api_call_on_a_non_loopback_bind(tmp_path, serve_en
     for path in srv.jobs.rglob("*"):
         if path.is_file():
             assert token.encode() not in path.read_bytes(), path
+
+
+def test_rejected_and_failed_records_by_reason(tmp_path, serve_env):
+    knobs = {"SYNTHGEN_FAKE_INVALID_RATE": "0.2", "SYNTHGEN_FAKE_GARBAGE_RATE": "0.1", "SYNTHGEN_FAKE_DELAY_S": "0"}
+    srv = Server(tmp_path / "jobs", {**serve_env, **knobs}).start()
+    try:
+        c = srv.client()
+        job = c.post("/api/jobs", json={"model": "fake", "count": 40, "name": "defects"}).json()
+        done = wait_for(c, job["id"])
+        funnel = done["progress"]["funnel"]
+        assert done["status"] == "completed" and funnel["rejected"].get("grammar") and funnel["failed"].get("malformed_output")
+        for kind, reason in (("rejected", "grammar"), ("failed", "malformed_output")):
+            page = c.get(f"/api/jobs/{job['id']}/records", params={"kind": kind, "reason": reason, "limit": 100}).json()
+            side = funnel[kind]
+            assert len(page["records"]) == side[reason] and {r["reason"] for r in page["records"]} == {reason}
+            assert page["funnel"] == funnel
+        assert c.get(f"/api/jobs/{job['id']}/records", params={"kind": "rejected", "reason": "nothing"}).json()["records"] == []
+        one = c.get(f"/api/jobs/{job['id']}/records/failed/0").json()
+        assert one["record"]["reason"] in funnel["failed"]
+    finally:
+        srv.stop()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from synthgen.errors import ConfigError
-from synthgen.serve.jobs import JobError, JobManager
+from synthgen.serve.jobs import JobError, JobManager, gpu_groups
 from synthgen.serve.request import JobRequest, confine
 from tests.recipes.test_coding_tasks import trace
 
@@ -121,3 +121,42 @@ def test_path_options_are_confined_to_the_data_folder(tmp_path, data_dir):
             confine(bad, data_dir, "traces")
     with pytest.raises(ConfigError, match="this server takes none"):
         confine("traces", None, "traces")
+
+
+@pytest.mark.parametrize(("gpus", "jobs", "visible", "groups"), [
+    (0, 1, None, []),
+    (1, 1, None, ["0"]),
+    (8, 8, None, [str(i) for i in range(8)]),
+    (8, 2, None, ["0,1,2,3", "4,5,6,7"]),
+    (8, 3, None, ["0,1", "2,3", "4,5"]),
+    (4, 8, None, ["0", "1", "2", "3"]),
+    (2, 2, "5,7", ["5", "7"]),
+    (2, 1, "GPU-aaaa,GPU-bbbb", ["GPU-aaaa,GPU-bbbb"]),
+])
+def test_each_job_slot_sees_its_own_gpus(gpus, jobs, visible, groups):
+    assert gpu_groups(gpus, jobs, visible) == groups
+
+
+def test_a_job_waits_for_a_free_gpu_group(tmp_path, monkeypatch):
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "fake.yaml").write_text("alias: fake\nbackend: fake\ndescription: x\n")
+    monkeypatch.setenv("SYNTHGEN_MODELS_DIR", str(models))
+    m = JobManager(tmp_path / "jobs", max_jobs=4, gpus=["0", "1"])
+    try:
+        assert m.max_jobs == 2  # no more jobs at once than GPU groups
+        import psutil
+
+        held = m.submit(JobRequest(model="fake", count=2))
+        m._procs[held["id"]].wait(timeout=60)
+        m.tick()
+        m.store.update(held["id"], status="running", gpus="0")  # as if an adopted job held GPU 0
+        m._procs[held["id"]] = psutil.Process()  # a live process: this one
+        nxt = m.submit(JobRequest(model="fake", count=2))
+        proc = m._procs[nxt["id"]]
+        assert m.get(nxt["id"])["gpus"] == "1"
+        assert psutil.Process(proc.pid).environ().get("CUDA_VISIBLE_DEVICES") == "1"
+        proc.wait(timeout=60)
+    finally:
+        m._procs.pop(held["id"], None)
+        m.store.close()
