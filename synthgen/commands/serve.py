@@ -66,4 +66,13 @@ def register(app: typer.Typer) -> None:
         if groups:
             typer.echo(f"synthgen serve: {len(groups)} job(s) at once on GPU groups {' | '.join(groups)}", err=True)
         typer.echo(f"synthgen serve: jobs in {jobs_dir.resolve()}; http://{host}:{port}/ (API /api, schema /openapi.json)", err=True)
-        uvicorn.run(api, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=90)
+        server = uvicorn.Server(uvicorn.Config(api, host=host, port=port, log_level="warning", access_log=False,
+                                               timeout_graceful_shutdown=90))
+        exit_handler = server.handle_exit
+
+        def handle_exit(sig: int, frame: object) -> None:  # end the event streams first: uvicorn waits for open connections
+            api.state.stopping.set()
+            exit_handler(sig, frame)  # type: ignore[arg-type]
+
+        server.handle_exit = handle_exit  # type: ignore[method-assign]
+        server.run()

@@ -12,6 +12,7 @@ import hmac
 import json
 import subprocess
 import sys
+import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -117,6 +118,7 @@ def create_app(root: Path, *, token: str | None = None, max_jobs: int = 1, data_
     app = FastAPI(title="synthgen", version=__version__, lifespan=lifespan, default_response_class=FastJSON,
                   description="Generation jobs: each a run folder plus a `synthgen generate` process.")
     app.state.manager = manager
+    app.state.stopping = threading.Event()  # set when the server is asked to stop: event streams end
     app.add_middleware(BodyLimit, limit=MAX_BODY)
 
     @app.exception_handler(RequestValidationError)
@@ -186,6 +188,8 @@ def create_app(root: Path, *, token: str | None = None, max_jobs: int = 1, data_
         start = int(last) if last.isdigit() else after
 
         def finished() -> str | None:
+            if app.state.stopping.is_set():
+                return "server-stopping"
             now = manager.store.get(job_id)
             return now["status"] if now is None or now["status"] not in ("queued", "running") else None
 

@@ -185,6 +185,9 @@ async def events(log_path: Path, after: int, finished: Callable[[], str | None])
             if len(chunk) == 1 << 20:
                 continue
         status = finished()
+        if status == "server-stopping":  # the job goes on (or is stopped by the server): a client reconnects later
+            yield f"event: end\ndata: {json.dumps({'status': status})}\n\n"
+            return
         if status is not None and not chunk:
             yield f"event: end\ndata: {json.dumps({'status': status})}\n\n"
             return

@@ -153,7 +153,17 @@ def test_a_server_restart_mid_job(tmp_path, serve_env, how):
     wait_for(c, job["id"], accepted_at_least=8)
     pid = _pid_of(first, job["id"])
     if how == "sigterm":
+        import threading
+
+        followed: list[list[dict]] = []
+        follower = threading.Thread(target=lambda: followed.append(events(first.client(), job["id"])), daemon=True)
+        follower.start()
+        time.sleep(0.5)
+        t = time.monotonic()
         assert first.stop(signal.SIGTERM) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once it has shut down
+        assert time.monotonic() - t < 30  # an open event stream does not hold the shutdown
+        follower.join(timeout=10)
+        assert followed and followed[0][-1]["event"] == "end"
         assert not _alive(pid)
     else:
         first.stop(signal.SIGKILL)
