@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
         data_dir: Annotated[Optional[Path], typer.Option("--data-dir", envvar="SYNTHGEN_SERVE_DATA_DIR", help="Folder that requests' path options (traces, templates) are confined to; none: requests name no files.")] = None,
         keep_jobs: Annotated[bool, typer.Option("--keep-jobs-running", help="On exit leave running jobs running (the next server adopts them) instead of stopping them.")] = False,
     ) -> None:
-        """Serve generation jobs over HTTP (API at /api, OpenAPI at /docs, a page at /)."""
+        """Serve generation jobs over HTTP (API at /api, its schema at /openapi.json, a page at /)."""
         import importlib.util
 
         from synthgen.errors import ConfigError

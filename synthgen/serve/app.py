@@ -116,6 +116,7 @@ def create_app(root: Path, *, token: str | None = None, max_jobs: int = 1, data_
             await asyncio.to_thread(manager.close)
 
     app = FastAPI(title="synthgen", version=__version__, lifespan=lifespan, default_response_class=FastJSON,
+                  docs_url=None, redoc_url=None,  # their pages load scripts from a CDN: the schema stays, at /openapi.json
                   description="Generation jobs: each a run folder plus a `synthgen generate` process.")
     app.state.manager = manager
     app.state.stopping = threading.Event()  # set when the server is asked to stop: event streams end
