@@ -11,7 +11,6 @@ A defect draws from its own rng: a run with no defect rates writes what it wrote
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections.abc import Callable
 from typing import Any
@@ -21,36 +20,12 @@ OFF_WORDS = ("Amber Basalt Cobalt Dune Ember Fjord Garnet Harbor Indigo Jasper K
              "Quartz Reef Sierra Tundra Umber Velvet Willow Zephyr").split()
 
 
-def defect_rates(knobs: dict[str, Any]) -> dict[str, float]:
-    """The ``defect_rates`` knob as {check: rate}: a mapping, or "name=rate,..." text."""
-    from synthgen.errors import ConfigError
-    from synthgen.recipes.nl2dot.quality import CHECKS
-
-    raw = knobs.get("defect_rates") or {}
-    if isinstance(raw, str):
-        pairs = [p.split("=", 1) for p in raw.split(",") if p.strip()]
-        if any(len(p) != 2 for p in pairs):
-            raise ConfigError(f"fake knob defect_rates: {raw!r}", hint="write name=rate,name=rate")
-        raw = {k.strip(): v for k, v in pairs}
-    rates = {str(k): float(v) for k, v in raw.items()}
-    unknown = sorted(set(rates) - set(CHECKS))
-    if unknown or sum(rates.values()) > 1 or any(r < 0 for r in rates.values()):
-        raise ConfigError(f"fake knob defect_rates: {rates}", hint=f"rates >= 0 summing to at most 1, names from {', '.join(CHECKS)}")
-    return rates
-
-
 def seeded_defect(knobs: dict[str, Any], request_id: str) -> str | None:
     """The defect the fake engine gives the answer to ``request_id`` (None: a clean answer)."""
-    rates = defect_rates(knobs)
-    if not rates:
-        return None
-    digest = hashlib.blake2b(f"fake-defect|{knobs.get('seed', 0)}|{request_id}".encode(), digest_size=8).digest()
-    roll = int.from_bytes(digest, "big") / 2**64
-    for name in sorted(rates):
-        if roll < rates[name]:
-            return name
-        roll -= rates[name]
-    return None
+    from synthgen.backends.fake import parse_rates, seeded_pick
+    from synthgen.recipes.nl2dot.quality import CHECKS
+
+    return seeded_pick(parse_rates(knobs.get("defect_rates"), CHECKS), knobs.get("seed", 0), request_id)
 
 
 def _names(graph: Any) -> list[str]:

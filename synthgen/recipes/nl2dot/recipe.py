@@ -57,7 +57,7 @@ class Nl2DotRecipe(Recipe):
         RecipeFlag("domains", "--domains", "nl2dot: 'all' or a comma list of domains.", "SYNTHGEN_DOMAINS"),
         RecipeFlag("complexity", "--complexity", "nl2dot: weights of simple/medium/complex, e.g. 30/50/20.", "SYNTHGEN_COMPLEXITY"),
         RecipeFlag("templates", "--templates", "nl2dot: folder of your own recipe/domain templates.", "SYNTHGEN_TEMPLATES_DIR", Path),
-        RecipeFlag("checks_off", "--checks-off", "nl2dot: quality checks to switch off, a comma list (e.g. size_not_met).",
+        RecipeFlag("checks_off", "--checks-off", "Quality checks to switch off, a comma list (README: Quality checks).",
                    "SYNTHGEN_CHECKS_OFF"),
     )
 
