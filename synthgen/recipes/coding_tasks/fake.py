@@ -1,11 +1,14 @@
 """coding-tasks' fake answers: a task drawn from the item's own schema (its candidate files,
 tools and languages), so the fake engine exercises every check. Knobs: ``bad_files_rate``
 (a file no seed touched → implausible_files), ``copy_rate`` (the seed's own task →
-dup_seed), ``kind_rate`` (a request whose words say another kind → kind_mismatch)."""
+dup_seed), ``kind_rate`` (a request whose words say another kind → kind_mismatch),
+``defect_rates`` (``"prompt_cut=0.1,..."``: the share of answers whose prompt has that one
+defect of ``quality.CHECKS``, chosen by (seed, request id), from an rng of its own)."""
 
 from __future__ import annotations
 
 import json
+import posixpath
 import random
 from typing import Any
 
@@ -40,7 +43,46 @@ def fake_answer(req: GenerationRequest, rng: random.Random, knobs: dict[str, Any
     plan = [{"tool": used[0], "target": targets[0], "purpose": f"read {targets[0]} to find where to change it"},
             {"tool": used[-1], "target": targets[-1], "purpose": "make the change and run the tests"}]
     answer = {"prompt": prompt[:400], "task_kind": kind, "target_files": targets, "expected_tools": used, "plan": plan}
+    defect = seeded_defect(knobs, req.id)
+    if defect is not None:
+        answer["prompt"] = DEFECTS[defect](answer, random.Random(f"fake-defect:{knobs.get('seed', 0)}:{req.id}"))
     return json.dumps(answer)
+
+
+def seeded_defect(knobs: dict[str, Any], request_id: str) -> str | None:
+    """The prompt defect the answer to ``request_id`` carries (``defect_rates`` knob), if any."""
+    from synthgen.backends.fake import parse_rates, seeded_pick
+    from synthgen.recipes.coding_tasks.quality import CHECKS
+
+    return seeded_pick(parse_rates(knobs.get("defect_rates"), CHECKS), knobs.get("seed", 0), request_id)
+
+
+def _cut(answer: dict[str, Any], rng: random.Random) -> str:
+    words = " ".join(rng.sample(FILLER, len(FILLER)) + rng.sample(FILLER, len(FILLER)))
+    return (answer["prompt"] + " Also " + words)[:400]  # the schema's bound
+
+
+def _looping(answer: dict[str, Any], rng: random.Random) -> str:
+    return answer["prompt"][:-1] + ", " + ", ".join(["and then run it again"] * 4) + "."
+
+
+def _verb(answer: dict[str, Any]) -> str:
+    """The clean prompt's verb phrase, so the defect keeps the task's kind."""
+    return next(v for v in sorted({*VERBS.values(), *OTHER_KIND.values()}, key=len, reverse=True) if answer["prompt"].startswith(v))
+
+
+def _short(answer: dict[str, Any], rng: random.Random) -> str:
+    return f"{_verb(answer)} this one in {posixpath.basename(answer['target_files'][0])} for me, please, if you can."
+
+
+def _off_files(answer: dict[str, Any], rng: random.Random) -> str:
+    return f"{_verb(answer)} the amber lagoon quartz gizmo behaviour (case {rng.randint(0, 10**6)})."
+
+
+DEFECTS = {"prompt_cut": _cut, "prompt_repeated_ngrams": _looping, "prompt_too_short": _short, "prompt_off_files": _off_files}
+# Distinct words no clean fake task uses, to pad a prompt to its bound without repeating an n-gram.
+FILLER = ("amber basalt cobalt dune ember fjord garnet harbor indigo jasper kelp lagoon meadow nimbus onyx pebble quartz "
+          "reef sierra tundra umber velvet willow zephyr acorn birch cedar dahlia elm fern ginger hazel iris juniper").split()
 
 
 def _seed_task(req: GenerationRequest) -> str | None:

@@ -25,6 +25,7 @@ from synthgen.apportion import largest_remainder
 from synthgen.config import ConfigBase
 from synthgen.errors import ConfigError
 from synthgen.recipes.base import Recipe, RecipeFlag
+from synthgen.recipes.coding_tasks.quality import CodingTasksQuality, checks_off
 from synthgen.records import Cell, DedupKeys, GenerationRequest, Sample, SamplingSettings
 from synthgen.steps.base import Step
 
@@ -39,6 +40,8 @@ class CodingTasksOptions(ConfigBase):
     repo_dir: Path | None = None  # a checkout (schema_driven)
     cells: dict[str, float] | None = None  # "repository/kind": weight; default: the seeds' proportions
     repositories: list[str] | None = None  # only the seeds of these repositories (as `traces inspect` names them)
+    quality: CodingTasksQuality = Field(default_factory=CodingTasksQuality)  # the prompt checks' thresholds
+    checks_off: str | list[str] | None = None  # prompt checks switched off: a comma list or a list of names
 
     @field_validator("traces", mode="before")
     @classmethod
@@ -73,6 +76,8 @@ class CodingTasksRecipe(Recipe):
         RecipeFlag("preset", "--preset", "coding-tasks: quick_test (100), balanced (500), production (2,000) or custom (--count).",
                    "SYNTHGEN_PRESET"),
         RecipeFlag("repo_dir", "--repo-dir", "coding-tasks: a repository checkout (schema_driven).", "SYNTHGEN_REPO_DIR", Path),
+        RecipeFlag("checks_off", "--checks-off", "Quality checks to switch off, a comma list (README: Quality checks).",
+                   "SYNTHGEN_CHECKS_OFF"),
     )
 
     def __init__(self, options: CodingTasksOptions) -> None:
@@ -101,6 +106,7 @@ class CodingTasksRecipe(Recipe):
 
             ctx.repo = snapshot(options.repo_dir)
         self.weights = self._weights()
+        self.checks_off = checks_off(options.checks_off)
 
     @classmethod
     def default_count(cls, options: dict[str, Any]) -> int | None:
@@ -146,7 +152,14 @@ class CodingTasksRecipe(Recipe):
             "prompts": "sha256:" + hashlib.sha256(prompts.encode()).hexdigest(),
             "repo": "sha256:" + hashlib.sha256(json.dumps(repo).encode()).hexdigest() if repo else None,
             "cells": {"/".join(c): w for c, w in self.weights.items()},
+            **self._quality_fingerprint(),
         }}
+
+    def _quality_fingerprint(self) -> dict[str, Any]:
+        """The prompt checks' settings, only where not the defaults: folders from before the
+        checks still resume."""
+        changed = self.options.quality.model_dump(exclude_defaults=True)
+        return {**({"quality": changed} if changed else {}), **({"checks_off": sorted(self.checks_off)} if self.checks_off else {})}
 
     def targets(self, count: int) -> dict[Cell, int]:
         cells = list(self.weights)
@@ -191,9 +204,11 @@ class CodingTasksRecipe(Recipe):
 
     def check_steps(self) -> list[Step]:
         from synthgen.recipes.coding_tasks import steps
+        from synthgen.recipes.coding_tasks.quality import PromptStep
 
         return [steps.TaskParse(self.parse_schema_for), steps.FilesStep(self.allowed_files), steps.ToolsStep(), steps.LanguageStep(),
-                steps.KindStep(), steps.SeedCopyStep(self.context.seeds), steps.PlanStep(), steps.MeasureStep()]
+                steps.KindStep(), steps.SeedCopyStep(self.context.seeds), PromptStep(self.options.quality, self.checks_off),
+                steps.PlanStep(), steps.MeasureStep()]
 
     def allowed_files(self, item: Any) -> tuple[set[str], set[str]]:
         """Files a task may name, and folders a new file may go in."""

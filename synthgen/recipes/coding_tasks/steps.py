@@ -2,7 +2,8 @@
 
 parse (``malformed_output``, ``schema_invalid``) → files (``implausible_files``) → tools
 (``unknown_tool``) → language (``language_mismatch``, ``language_unknown``) → kind (``kind_mismatch``) → seed
-copy (``dup_seed``) → plan (never drops: an answer that fails its checks leaves the task
+copy (``dup_seed``) → prompt (``prompt_cut``, ``prompt_repeated_ngrams``, ``prompt_too_short``,
+``prompt_off_files``: ``quality.py``) → plan (never drops: an answer that fails its checks leaves the task
 without a chat example) → measure (the cell and dedup keys for the generic steps).
 """
 
@@ -14,6 +15,7 @@ import re
 from collections import defaultdict
 from typing import Any
 
+from synthgen.recipes.coding_tasks.quality import plan_flaw
 from synthgen.records import DedupKeys, Sample
 from synthgen.steps.base import ParseStep, Step
 
@@ -42,7 +44,7 @@ class TaskParse(ParseStep):
             self.drop(sample, "schema_invalid", f"{where}: {error.message}"[:300], kind="failed")
             return False
         sample.fields.update(
-            prompt=" ".join(data["prompt"].split()), task_kind=data["task_kind"], target_files=list(dict.fromkeys(data["target_files"])),
+            prompt=" ".join(data["prompt"].split()), prompt_raw=data["prompt"], task_kind=data["task_kind"], target_files=list(dict.fromkeys(data["target_files"])),
             expected_tools=list(dict.fromkeys(data["expected_tools"])), plan=data["plan"],
         )
         return True
@@ -200,7 +202,8 @@ class PlanStep(Step):
     """The generated answer (an ordered plan of tool calls) is a chat example only when it
     holds up: known tools, and at least one step on a target file. Otherwise the task is kept
     with ``plan: null`` (``plan_ok`` false), and export leaves it out of the chat examples:
-    no answer is made up for it."""
+    no answer is made up for it. A plan with a purpose cut at its bound or a step repeated
+    exactly (``quality.plan_flaw``) is no answer either (counted ``no_answer_<flaw>``)."""
 
     name = "plan"
 
@@ -209,9 +212,12 @@ class PlanStep(Step):
             f = sample.fields
             targets = set(f["target_files"])
             on_target = any(any(t in step["target"] for t in targets) for step in f["plan"])
-            f["plan_ok"] = bool(f.get("plan_tools_known")) and on_target
+            flaw = plan_flaw(f["plan"])
+            f["plan_ok"] = bool(f.get("plan_tools_known")) and on_target and flaw is None
             if not f["plan_ok"]:
                 self.counters["no_answer"] += 1
+            if flaw is not None:
+                self.counters[f"no_answer_{flaw}"] += 1
         return batch
 
 

@@ -14,8 +14,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
 
+from pydantic import Field
+
 from synthgen.config import ConfigBase
 from synthgen.recipes.base import Recipe, RecipeFlag
+from synthgen.recipes.nl2dot.quality import CHECKS, Nl2DotQuality
 from synthgen.records import Cell, DedupKeys, GenerationRequest, Sample, SamplingSettings
 from synthgen.steps.base import Step
 
@@ -32,6 +35,8 @@ class Nl2DotOptions(ConfigBase):
     domains: str | list[str] | None = None  # "all" (default), a comma list, or a list
     complexity: str | dict[str, float] | None = None  # "30/50/20", "simple=30,...", or a mapping
     templates: Path | None = None  # a folder laid over the shipped templates/nl2dot
+    quality: Nl2DotQuality = Field(default_factory=Nl2DotQuality)  # the quality checks' thresholds
+    checks_off: str | list[str] | None = None  # quality checks switched off: a comma list or a list of names
 
 
 @lru_cache(maxsize=8)
@@ -52,6 +57,8 @@ class Nl2DotRecipe(Recipe):
         RecipeFlag("domains", "--domains", "nl2dot: 'all' or a comma list of domains.", "SYNTHGEN_DOMAINS"),
         RecipeFlag("complexity", "--complexity", "nl2dot: weights of simple/medium/complex, e.g. 30/50/20.", "SYNTHGEN_COMPLEXITY"),
         RecipeFlag("templates", "--templates", "nl2dot: folder of your own recipe/domain templates.", "SYNTHGEN_TEMPLATES_DIR", Path),
+        RecipeFlag("checks_off", "--checks-off", "Quality checks to switch off, a comma list (README: Quality checks).",
+                   "SYNTHGEN_CHECKS_OFF"),
     )
 
     def __init__(self, options: Nl2DotOptions) -> None:
@@ -72,13 +79,18 @@ class Nl2DotRecipe(Recipe):
             # The defaults spelled out (--complexity 30/50/20) are the defaults: the same
             # fingerprint, so a run started without the flag resumes with it.
             self.weights = defaults if parsed == normalize_weights(defaults) else parsed
+        self.checks_off = _checks_off(options.checks_off)
 
     @property
     def version(self) -> str:
         return self.templates.version
 
     def fingerprint(self) -> dict[str, Any]:
-        return {"recipe_fingerprint": self.templates.fingerprint(), "domains": self.domains, "complexity_weights": self.weights}
+        """The quality settings join the fingerprint only when they differ from the defaults,
+        so a run started before the checks existed still resumes (under the default checks)."""
+        changed = self.options.quality.model_dump(exclude_defaults=True)
+        return {"recipe_fingerprint": self.templates.fingerprint(), "domains": self.domains, "complexity_weights": self.weights,
+                "quality": changed or None, "checks_off": sorted(self.checks_off) or None}
 
     def targets(self, count: int) -> dict[Cell, int]:
         from synthgen.recipes.nl2dot.quotas import compute_targets
@@ -96,9 +108,10 @@ class Nl2DotRecipe(Recipe):
         return GenerationRequest(item.id, item.messages, sampling, grammar, item.seed if seeded else None)
 
     def check_steps(self) -> list[Step]:
-        from synthgen.recipes.nl2dot.steps import MeasureStep, Nl2DotParse, ValidateStep
+        from synthgen.recipes.nl2dot.steps import GraphStep, MeasureStep, Nl2DotParse, RequestStep, ValidateStep
 
-        return [Nl2DotParse(), ValidateStep(), MeasureStep(self.templates.complexities)]
+        q, off = self.options.quality, self.checks_off
+        return [Nl2DotParse(), RequestStep(q, off), ValidateStep(), MeasureStep(self.templates.complexities), GraphStep(q, off)]
 
     @classmethod
     def cell_of(cls, record: dict[str, Any]) -> Cell:
@@ -193,6 +206,16 @@ class Nl2DotRecipe(Recipe):
         from synthgen.recipes.nl2dot.fake import fake_answer
 
         return fake_answer(request, rng, knobs)
+
+
+def _checks_off(value: str | list[str] | None) -> frozenset[str]:
+    from synthgen.errors import ConfigError
+
+    names = [n.strip() for n in (value.split(",") if isinstance(value, str) else value or []) if n.strip()]
+    unknown = [n for n in names if n not in CHECKS]
+    if unknown:
+        raise ConfigError(f"recipe option 'checks_off': unknown check {unknown[0]!r}", hint=f"known checks: {', '.join(CHECKS)}")
+    return frozenset(names)
 
 
 def _judge_messages(request: str, dot: str) -> list[dict[str, str]]:

@@ -1,5 +1,5 @@
-"""nl2dot's checks: read REQUEST:/DOT: back, the grammar parse and Graphviz, then structure
-and complexity.
+"""nl2dot's checks: read REQUEST:/DOT: back, the request's quality, the grammar parse and
+Graphviz, structure and complexity, then the graph's quality (``quality.py``).
 
 Validation runs once per batch (``validate_texts`` hands the whole batch to one Graphviz
 process and falls back one by one on error), so the cost per graph stays ~0.1 ms.
@@ -129,6 +129,62 @@ class MeasureStep(Step):
         features = measure(parse(sample.fields["dot"]))
         sample.fields["features"] = features if isinstance(features, dict) else _as_dict(features)
         sample.fields["complexity"] = complexity_of(features)
+
+
+class RequestStep(Step):
+    """The request's quality checks (``quality.REQUEST_CHECKS``), before Graphviz is asked:
+    a request cut at its bound, looping on itself or saying nothing is dropped with the
+    check's name as its reason."""
+
+    name = "request"
+
+    def __init__(self, quality: Any, off: frozenset[str] = frozenset()) -> None:
+        super().__init__()
+        from synthgen.recipes.nl2dot.quality import REQUEST_FUNCS
+
+        self._q = quality
+        self._checks = [(name, fn) for name, fn in REQUEST_FUNCS.items() if name not in off]
+
+    def process(self, batch: list[Sample]) -> list[Sample]:
+        kept = []
+        for sample in batch:
+            failed = next(((name, why) for name, fn in self._checks if (why := fn(sample.fields["request"], self._q))), None)
+            if failed:
+                self.drop(sample, *failed)
+            else:
+                kept.append(sample)
+        return kept
+
+
+class GraphStep(Step):
+    """The graph's quality checks (``quality.GRAPH_CHECKS``) on valid, measured graphs:
+    repeated edges, self-loops, repeated labels, isolated nodes, unreachable states, labels
+    unrelated to the request, a size the request states and the graph does not have."""
+
+    name = "graph"
+
+    def __init__(self, quality: Any, off: frozenset[str] = frozenset()) -> None:
+        super().__init__()
+        from synthgen.recipes.nl2dot.quality import GRAPH_FUNCS
+
+        self._q = quality
+        self._checks = [(name, fn) for name, fn in GRAPH_FUNCS.items() if name not in off]
+
+    def process(self, batch: list[Sample]) -> list[Sample]:
+        from synthgen.dot.content import content_of
+        from synthgen.recipes.nl2dot.quality import Facts
+
+        kept = []
+        for sample in batch:
+            f = sample.fields
+            facts = Facts(f["request"], content_of(f["dot"]), int(f.get("features", {}).get("cluster_count") or 0),
+                          str(sample.item.params.get("style", "")))
+            failed = next(((name, why) for name, fn in self._checks if (why := fn(facts, self._q))), None)
+            if failed:
+                self.drop(sample, *failed)
+            else:
+                kept.append(sample)
+        return kept
 
 
 def keys_for(request: str, dot: str, hashes: dict[str, Any]) -> DedupKeys:
