@@ -136,7 +136,7 @@ def test_a_pulled_embedded_model_runs_on_vllm_without_any_network(tmp_path, requ
     assert pulled.returncode == 0, pulled.stderr
     out = tmp_path / "run"
     script = (f"ip link set lo up && exec {sys.executable} -m synthgen generate --model {target} --count 2 "
-              f"--batch-size 4 --output {out}")
+              f"--batch-size 4 --recipe-config {ROOT / 'examples' / 'demo-checks.yaml'} --output {out}")
     proc = subprocess.run(["unshare", "-n", "sh", "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=900,
                           env=_env(HF_HUB_OFFLINE="1", VLLM_CPU_KVCACHE_SPACE="1"))
     assert proc.returncode == 0, proc.stderr[-3000:]

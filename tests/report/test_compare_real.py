@@ -24,6 +24,7 @@ def test_local_vllm_against_a_vllm_server_with_a_common_judge(tmp_path, real_nl2
     endpoint = vllm_server_url + "/v1"
     gen = subprocess.run([sys.executable, "-m", "synthgen", "api", "--provider", "vllm-server", "--base-url", endpoint,
                           "--model", "smollm2-135m", "--count", str(REAL_RUN_COUNT), "--batch-size", str(REAL_RUN_COUNT),
+                          "--recipe-config", str(ROOT / "examples" / "demo-checks.yaml"),  # the local run's options: one plan
                           "--output", str(api)], env=env, cwd=ROOT, capture_output=True, text=True, timeout=1800)
     assert gen.returncode == 0, gen.stderr[-2000:]
     out = tmp_path / "cmp"

@@ -6,12 +6,17 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.serve.conftest import Server, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.engine, pytest.mark.graphviz]
+ROOT = Path(__file__).resolve().parents[2]
+# the demo's options (the structural graph checks the embedded model can't meet, off)
+DEMO = yaml.safe_load((ROOT / "examples" / "demo-checks.yaml").read_text())
 
 
 def test_a_job_on_the_embedded_model(tmp_path, serve_env, require_graphviz):
@@ -20,7 +25,7 @@ def test_a_job_on_the_embedded_model(tmp_path, serve_env, require_graphviz):
     try:
         c = srv.client()
         job = c.post("/api/jobs", json={"model": "smollm2-135m", "count": 4, "batch_size": 8, "name": "embedded",
-                                        "max_candidates": 64, "recipe_options": {"domains": "workflows,robotics"}})
+                                        "max_candidates": 64, "recipe_options": {"domains": "workflows,robotics", **DEMO}})
         assert job.status_code == 201, job.text
         done = wait_for(c, job.json()["id"], timeout=850)
         assert done["status"] == "completed", (done["error"], (srv.jobs / "jobs" / done["id"] / "process.log").read_text()[-3000:])
