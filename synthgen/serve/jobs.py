@@ -217,7 +217,7 @@ class JobManager:
         if code == 0 or (code is None and run_status == "completed"):
             status, error = "completed", None
         elif job["cancel_requested"] and (code in (130, 143) or (code is None and run_status == "interrupted")):
-            status, error = "cancelled", "cancelled: the batch in flight was kept; resume continues the run"
+            status, error = "cancelled", "the batch in flight was kept; resume continues the run"
         elif code in RESUMABLE_EXITS or code == 137 or (code is None and run_status != "failed"):
             status = "stopped"
             error = why or _last_error(self.job_dir(job)) or stop_reason or (
