@@ -195,7 +195,7 @@ def _embedded_tokenizer():
 
 def structure(dot: str) -> tuple[int, int, int, int]:
     """(nodes, edges, clusters, depth) read off the canonical format the grammar forces."""
-    ids = set(re.findall(r"\bn\d+\b", dot))
+    ids = set(re.findall(r"\bn\d+\b", re.sub(r'"(?:[^"\\]|\\.)*"', '""', dot)))  # IDs, not label text such as "n9"
     edges = len(re.findall(r"^  n\d+ (?:->|--) n\d+", dot, re.M))
     heads = re.findall(r"^( *)subgraph cluster_", dot, re.M)
     return len(ids), edges, len(heads), max((len(h) // 2 for h in heads), default=0)

@@ -61,17 +61,3 @@ def chromium_path() -> str | None:
     return found if found and os.access(found, os.X_OK) else None
 
 
-@pytest.fixture(scope="session")
-def browser():
-    """Debian's chromium through Playwright (Playwright's own browser download is not used)."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install 'synthgen[dev]')")
-    path = chromium_path()
-    if path is None:
-        pytest.skip("chromium not found (apt-get install chromium, or set SYNTHGEN_CHROMIUM to its path)")
-    with sync_api.sync_playwright() as pw:
-        try:
-            chromium = pw.chromium.launch(executable_path=path, args=["--no-sandbox"])
-        except Exception as exc:  # noqa: BLE001 - any launch failure is a skip with its reason
-            pytest.skip(f"chromium at {path} did not start under Playwright: {str(exc).splitlines()[0]}")
-        yield chromium
-        chromium.close()

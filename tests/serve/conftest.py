@@ -109,20 +109,3 @@ def data_ids(run: Path) -> list[str]:
 
     return [json.loads(line)["id"] for line in (run / "data.jsonl").read_text().splitlines() if line.strip()]
 
-
-@pytest.fixture(scope="session")
-def browser():
-    """Debian's chromium through Playwright (as the report's browser tests use it)."""
-    from tests.report.conftest import chromium_path
-
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install 'synthgen[dev]')")
-    path = chromium_path()
-    if path is None:
-        pytest.skip("chromium not found (apt-get install chromium, or set SYNTHGEN_CHROMIUM to its path)")
-    with sync_api.sync_playwright() as pw:
-        try:
-            chromium = pw.chromium.launch(executable_path=path, args=["--no-sandbox"])
-        except Exception as exc:  # noqa: BLE001 - any launch failure is a skip with its reason
-            pytest.skip(f"chromium at {path} did not start under Playwright: {str(exc).splitlines()[0]}")
-        yield chromium
-        chromium.close()
