@@ -45,6 +45,7 @@ class Completion:
     latency_s: float = 0.0  # wall time of the call that produced it (a batch's wall time for batched engines)
     index: int = 0  # 0..n-1 when SamplingSettings.n > 1
     error: str | None = None  # one line, no secrets; set when finish_reason == "error"
+    cached_tokens: int | None = None  # of prompt_tokens, those the engine's prefix cache served; None: it doesn't say
 
 
 class PlanItem(Protocol):

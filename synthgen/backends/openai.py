@@ -341,6 +341,8 @@ class OpenAIBackend:
             texts = [(c["message"]["content"], c.get("finish_reason")) for c in choices[:n]]
             usage = data.get("usage") or {}
             prompt_tokens, completion_tokens = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+            details = usage.get("prompt_tokens_details")
+            cached = details.get("cached_tokens") if isinstance(details, dict) else None
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
             snippet = self._one_line(resp.text, 80) if resp.text else "empty"
             why = "not JSON" if isinstance(exc, ValueError) else f"missing {exc}"
@@ -352,6 +354,8 @@ class OpenAIBackend:
             _completion(req, first + i, text, reason, prompt_tokens if i == 0 else 0, shares[i], latency)
             for i, (text, reason) in enumerate(texts)
         ]
+        if isinstance(cached, int) and not isinstance(cached, bool):  # servers that cache prompts say so in usage
+            out[0].cached_tokens = max(0, min(cached, prompt_tokens))
         missing = indices[len(texts):]
         return out + _errors(req, missing, f"server returned {len(texts)} of {n} choices", latency)
 

@@ -447,9 +447,16 @@ def _completions(request: GenerationRequest, output: Any, wall: float) -> list[C
             latency_s=wall,
             index=c.index,
             error=None if c.finish_reason in ("stop", "length") else f"vLLM finished with {c.finish_reason!r}",
+            cached_tokens=_cached(output) if c.index == 0 else 0,
         )
         for c in output.outputs
     ]
+
+
+def _cached(output: Any) -> int | None:
+    """Prompt tokens served by the prefix cache (vLLM's ``RequestOutput.num_cached_tokens``)."""
+    n = getattr(output, "num_cached_tokens", None)
+    return int(n) if isinstance(n, int) else None
 
 
 def _error(request: GenerationRequest, exc: Exception, wall: float) -> Completion:

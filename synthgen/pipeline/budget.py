@@ -38,6 +38,8 @@ class Ledger:
     engine_seconds: float = 0.0  # wall time inside backend.generate
     gpu_seconds: float = 0.0  # engine_seconds x accelerators held
     usd: float = 0.0
+    cached_prompt_tokens: int = 0  # of prompt_tokens, served by the engine's prefix cache
+    cache_reported_prompt_tokens: int = 0  # prompt tokens of the requests whose engine reported its cache
 
     def charge(
         self, completions: Sequence[Completion], wall_s: float, accelerators: int, prices: Prices | None
@@ -45,17 +47,30 @@ class Ledger:
         """Charge one ``backend.generate`` call. A prompt is counted once per request even
         when it asked for n completions (that is how engines and APIs bill it)."""
         prompts: dict[str, int] = {}
+        cached: dict[str, int] = {}  # requests whose engine reported its prefix cache
         completion_tokens = 0
         for c in completions:
             prompts[c.request_id] = max(prompts.get(c.request_id, 0), c.prompt_tokens)
+            if c.cached_tokens is not None:
+                cached[c.request_id] = max(cached.get(c.request_id, 0), c.cached_tokens)
             completion_tokens += c.completion_tokens
         prompt_tokens = sum(prompts.values())
         self.prompt_tokens += prompt_tokens
+        self.cached_prompt_tokens += sum(cached.values())
+        self.cache_reported_prompt_tokens += sum(prompts[r] for r in cached)
         self.completion_tokens += completion_tokens
         self.calls += len(prompts)
         self.engine_seconds += wall_s
         self.gpu_seconds += wall_s * accelerators
         self.usd += usd_for(prompt_tokens, completion_tokens, prices)
+
+    @property
+    def prefix_cache_hit_rate(self) -> float | None:
+        """Share of prompt tokens the prefix cache served, over the requests whose engine
+        reports it (vLLM; servers that fill ``usage.prompt_tokens_details``); ``None`` if none did."""
+        if not self.cache_reported_prompt_tokens:
+            return None
+        return self.cached_prompt_tokens / self.cache_reported_prompt_tokens
 
     @property
     def gpu_hours(self) -> float:

@@ -90,6 +90,7 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         ("candidates generated", str(summary["candidates"])),
         ("tokens (prompt / completion)", f"{ledger['prompt_tokens']:,} / {ledger['completion_tokens']:,}"),
         ("engine seconds", f"{ledger['engine_seconds']:.1f}"),
+        ("prefix-cache hit rate", _share(summary.get("prefix_cache_hit_rate"))),
         ("GPU-hours", f"{ledger['gpu_seconds'] / 3600:.4f}"),
         ("USD", f"{ledger['usd']:.4f}"),
     ]
@@ -98,6 +99,10 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     gpu_per = summary.get("gpu_seconds_per_accepted")
     rows.append(("GPU-seconds per accepted example", f"{gpu_per:.3f}" if gpu_per is not None else "-"))
     return rows
+
+
+def _share(rate: float | None) -> str:
+    return f"{rate:.1%} of prompt tokens" if rate is not None else "- (the engine does not report it)"
 
 
 def print_summary(summary: dict[str, Any], stream: TextIO | None = None) -> None:

@@ -430,6 +430,7 @@ class Runner:
             "ledger": ledger.to_dict(),
             "usd_per_accepted": ledger.usd / accepted if accepted else None,
             "gpu_seconds_per_accepted": ledger.gpu_seconds / accepted if accepted else None,
+            "prefix_cache_hit_rate": ledger.prefix_cache_hit_rate,
         }
 
 

@@ -146,6 +146,18 @@ def test_parse_maps_finish_reasons_and_splits_usage():
     assert [c.prompt_tokens for c in out[:4]] == [10, 0, 0, 0] and [c.completion_tokens for c in out[:4]] == [3, 2, 2, 2]
 
 
+def test_parse_reads_cached_prompt_tokens_where_the_server_reports_them():
+    b, req = _backend(), GenerationRequest("r", [])
+    choices = [{"message": {"content": t}, "finish_reason": "stop"} for t in "ab"]
+    usage = {"prompt_tokens": 1200, "completion_tokens": 8, "prompt_tokens_details": {"cached_tokens": 1024}}
+    out = b._parse(_reply({"choices": choices, "usage": usage}), req, 2, 0, 1.0)
+    assert [c.cached_tokens for c in out] == [1024, None]
+    plain = b._parse(_reply({"choices": choices, "usage": {"prompt_tokens": 10, "completion_tokens": 2}}), req, 2, 0, 1.0)
+    assert [c.cached_tokens for c in plain] == [None, None]
+    odd = {"prompt_tokens": 10, "completion_tokens": 2, "prompt_tokens_details": {"cached_tokens": 99}}  # more than the prompt
+    assert b._parse(_reply({"choices": choices[:1], "usage": odd}), req, 1, 0, 1.0)[0].cached_tokens == 10
+
+
 def test_retry_after_header_in_seconds_or_http_date():
     assert oa._retry_after(httpx.Response(429, headers={"Retry-After": "7"})) == 7
     later = email.utils.formatdate(time.time() + 30, usegmt=True)

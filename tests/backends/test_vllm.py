@@ -53,6 +53,18 @@ def test_n_samples_and_seeds(engine):
     assert_valid_outputs(first, [request, request])
 
 
+def test_prefix_cache_hits_are_reported(engine):
+    """Prompts that share a long system prompt (as the recipes' few-shot prompts do): once it is
+    computed, later requests say how many prompt tokens the prefix cache served."""
+    requests = engine_requests('start: "digraph g {\\n}"', 16, count=3)
+    for r in requests:
+        r.messages[0]["content"] = r.messages[0]["content"] * 12  # several KV blocks long
+    engine.generate(requests)
+    again = engine.generate(requests)
+    assert all(c.cached_tokens is not None and 0 < c.cached_tokens <= c.prompt_tokens for c in again), \
+        [(c.prompt_tokens, c.cached_tokens) for c in again]
+
+
 def test_bad_grammar_is_a_counted_error_not_a_crash(engine):
     good, bad = engine_requests('start: "digraph g {\\n}"', 16, count=2)
     bad.grammar = 'start: "a" | missing_rule'

@@ -29,6 +29,26 @@ def test_local_charge_is_wall_times_accelerators():
     assert ledger.usd == 0.0
 
 
+def test_prefix_cache_hit_rate_counts_only_requests_whose_engine_reports_it():
+    def cached(rid: str, p: int, hit: int | None, index: int = 0) -> Completion:
+        c = _c(rid, p, 5, index)
+        c.cached_tokens = hit
+        return c
+
+    ledger = Ledger()
+    assert ledger.prefix_cache_hit_rate is None
+    ledger.charge([cached("a", 100, None)], wall_s=1.0, accelerators=1, prices=None)  # transformers, fake: no report
+    assert ledger.prefix_cache_hit_rate is None
+    ledger.charge([cached("b", 1000, 0)], wall_s=1.0, accelerators=1, prices=None)  # reported: every token missed
+    assert ledger.prefix_cache_hit_rate == 0.0
+    # n=2 completions of one request: its prompt and its cache hits count once
+    ledger.charge([cached("c", 1000, 900), cached("c", 0, 0, 1)], wall_s=1.0, accelerators=1, prices=None)
+    assert ledger.prefix_cache_hit_rate == pytest.approx(900 / 2000)
+    saved = Ledger.from_dict(ledger.to_dict())
+    assert saved.prefix_cache_hit_rate == ledger.prefix_cache_hit_rate
+    assert Ledger.from_dict({"prompt_tokens": 5}).prefix_cache_hit_rate is None  # a run.json from before
+
+
 def test_api_charge_uses_per_million_prices_and_counts_a_prompt_once():
     ledger = Ledger()
     # one request with n=3 completions: the prompt is billed once, each completion's tokens add up

@@ -35,6 +35,8 @@ def test_generate_24_on_cpu_meets_the_quotas(tmp_path, require_graphviz, real_nl
     on_disk = Counter(f"{r['domain']}/{r['complexity_measured']}" for r in records)
     assert dict(on_disk) == {k: v[1] for k, v in state["quota"].items() if v[1]}
     assert state["ledger"]["completion_tokens"] > 0 and state["ledger"]["gpu_seconds"] > 0
+    assert 0 < state["summary"]["prefix_cache_hit_rate"] < 1  # every prompt opens with the recipe's few-shot turns
+    assert "prefix-cache hit rate" in proc.stdout
 
     graphs = tmp_path / "all.gv"
     graphs.write_text("\n".join(r["dot"] for r in records))
