@@ -95,6 +95,9 @@ class Sample:
     hashes: dict[str, str] = field(default_factory=dict)  # saved in the record (validation.hashes)
     judge: dict[str, Any] | None = None
     compute_s: float = 0.0  # this sample's share of the engine's wall time x accelerators
+    # Set by the repair step when the output went back to the model (synthgen.steps.repair):
+    # rounds, the validator's messages sent back, tokens of the follow-ups, whether it passed.
+    repair: dict[str, Any] | None = None
 
     @property
     def key(self) -> str:

@@ -39,6 +39,9 @@ def shared_parameters(model_help: str = MODEL_HELP, model_default: Any = "smollm
         _opt("max_cost", Annotated[Optional[float], opt("--max-cost", envvar="SYNTHGEN_MAX_COST", help="Stop before a batch once this many USD are spent.")], None),
         _opt("validate_semantics", Annotated[bool, opt("--validate-semantics", envvar="SYNTHGEN_VALIDATE_SEMANTICS", help="Ask an LLM judge whether each output answers its request.")], False),
         _opt("judge_model", Annotated[Optional[str], opt("--judge-model", envvar="SYNTHGEN_JUDGE_MODEL", help="Judge model alias (default: the generating model).")], None),
+        _opt("repair_rounds", Annotated[Optional[int], opt("--repair-rounds", envvar="SYNTHGEN_REPAIR_ROUNDS", help=(
+            "Follow-up turns for an output that fails to parse or validate, with the validator's message "
+            "(0-5; default 2 on endpoints, 0 on local engines; 0 turns repair off)."))], None),
         _opt("dry_run", Annotated[bool, opt("--dry-run", help="Print the plan and the cost estimate; generate nothing.")], False),
         _opt("gpu_kind", Annotated[Optional[str], opt("--gpu-kind", envvar="SYNTHGEN_GPU_KIND", help=(
             "--dry-run: estimate for these GPUs ([COUNTx]KIND: H200, 2xH100, 8xA100-40GB, L4, cpu) instead of the ones visible."))], None),

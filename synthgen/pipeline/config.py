@@ -28,6 +28,7 @@ class RunConfig:
     max_cost: float | None = None
     validate_semantics: bool = False
     judge_model: str | None = None
+    repair_rounds: int | None = None  # follow-ups for outputs that fail to parse (None: 2 on endpoints, 0 on local engines)
     temperature: float = 0.8
     resume: bool = False
     verbose: bool = False
@@ -62,6 +63,7 @@ def fingerprint(config: RunConfig, recipe: Any, spec: Any) -> dict[str, Any]:
             "validate_semantics": config.validate_semantics,
             "judge_model": config.judge_model if config.validate_semantics else None,
             "fallback": config.fallback_spec.alias if config.fallback_spec is not None else None,
+            "repair_rounds": config.repair_rounds,  # None (the default) is left out: runs from before resume
             "dedup": [config.dedup.near_threshold, config.dedup.num_perm, config.dedup.min_per_shape, config.dedup.max_shape_share],
         }
     )

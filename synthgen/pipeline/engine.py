@@ -1,6 +1,6 @@
 """The one path every engine call takes: generate, charge the ledger, log the call.
 
-The runner's generation and the judge both call through an ``EngineCall``, so every token
+The runner's generation, the repair step and the judge all call through an ``EngineCall``, so every token
 and engine-second a run spends is in ``run.json``'s ledger and in ``log.jsonl``.
 """
 
@@ -26,6 +26,11 @@ class EngineCall:
     @property
     def supports_grammar(self) -> bool:
         return bool(self.backend.supports_grammar)
+
+    @property
+    def remote(self) -> bool:
+        """An endpoint (no accelerators of ours held): requests are independent and billed per token."""
+        return int(self.backend.accelerators) == 0
 
     def call(self, requests: Sequence[GenerationRequest]) -> list[Completion]:
         start = time.perf_counter()

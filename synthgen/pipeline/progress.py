@@ -86,6 +86,12 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     rows.append(("rejected (total)", str(sum(summary["rejected"].values()))))
     rows += [(f"failed: {r}", str(n)) for r, n in sorted(summary["failed"].items())]
     rows.append(("failed (total)", str(sum(summary["failed"].values()))))
+    repair = summary.get("repair")
+    if repair:
+        rounds = ", ".join(f"{n} after {k}" for k, n in repair.get("rounds", {}).items())
+        rows.append(("repaired ok", f"{repair['repaired_ok']}" + (f" ({rounds})" if rounds else "")))
+        rows.append(("repair failed", str(repair["repair_failed"])))
+        rows.append(("repair requests", str(repair["requests"])))
     rows += [
         ("candidates generated", str(summary["candidates"])),
         ("tokens (prompt / completion)", f"{ledger['prompt_tokens']:,} / {ledger['completion_tokens']:,}"),

@@ -27,6 +27,7 @@ from synthgen.runfolder.envelope import RecordContext, accepted_record, failed_r
 from synthgen.steps.base import FAILED_REASONS, Pipeline, Step
 from synthgen.steps.dedup import DedupIndex, DedupStep
 from synthgen.steps.quota import Quota, QuotaStep
+from synthgen.steps.repair import MAX_ROUNDS as MAX_REPAIR_ROUNDS
 
 __all__ = ["DEFAULT_MODEL", "Plan", "RunConfig", "Runner", "candidates_for", "make_plan"]
 
@@ -57,6 +58,8 @@ def make_plan(config: RunConfig) -> Plan:
         raise ConfigError(f"--max-candidates must be from 1 to {100 * MAX_COUNT:,}, got {config.max_candidates}")
     if not 0 <= config.seed < 2**63:
         raise ConfigError(f"--seed must be from 0 to 2**63 - 1, got {config.seed}")
+    if config.repair_rounds is not None and not 0 <= config.repair_rounds <= MAX_REPAIR_ROUNDS:
+        raise ConfigError(f"--repair-rounds must be from 0 to {MAX_REPAIR_ROUNDS}, got {config.repair_rounds}")
     for flag, value in (("--max-gpu-hours", config.max_gpu_hours), ("--max-cost", config.max_cost)):
         if value is not None and not (value > 0 and math.isfinite(value)):
             raise ConfigError(f"{flag} must be a positive finite number, got {value}")
@@ -132,6 +135,9 @@ class Runner:
             self.judge_engine, self.judge_backend = self._judge_engine(create_backend)
         self.dedup = DedupStep(DedupIndex(config.dedup, self.quota.targets))
         steps: list[Step] = list(self.recipe.check_steps())
+        repair = self._repair_step()
+        if repair is not None:
+            steps.insert(0, repair)
         if self.judge_engine is not None:
             steps.append(_judge_step(self.judge_engine, self.recipe))
         self.pipeline = Pipeline([*steps, self.dedup, QuotaStep(self.quota)])
@@ -147,6 +153,21 @@ class Runner:
         spec = _resolve(alias)
         backend = _backend_for(spec, self.recipe, {})
         return EngineCall(backend, alias, spec.prices, self.ledger), backend
+
+    def _repair_step(self) -> Step | None:
+        """The repair step, first, where it can act: the recipe checks its outputs and the
+        run asked for rounds, or left the default and runs (or may fall back) on an endpoint."""
+        from synthgen.steps.repair import RepairStep
+
+        setting = self.config.repair_rounds
+        if not self.recipe.has_repair or setting == 0:
+            return None
+        if setting is None and not self.engine.remote and self.config.fallback_spec is None:
+            return None
+        return RepairStep(self.engine, self.recipe.repair_problems, self._request_for, setting)
+
+    def _request_for(self, item: Any) -> Any:
+        return self.recipe.request_for(item, temperature=self.config.temperature, seeded=self.backend.supports_request_seed)
 
     # -- set-up --------------------------------------------------------------------------
 
@@ -369,8 +390,7 @@ class Runner:
 
     def process(self, items: list[Any]) -> Any:
         """One batch: generate (through the one engine-call path), then every step."""
-        seeded = self.backend.supports_request_seed
-        requests = [self.recipe.request_for(item, temperature=self.config.temperature, seeded=seeded) for item in items]
+        requests = [self._request_for(item) for item in items]
         completions = self.engine.call(requests)
         wall = self.engine.last_wall_s
         errors = [c.error for c in completions if c.finish_reason == "error"]
@@ -408,6 +428,11 @@ class Runner:
                 backend.close()
         self.recipe.close()
 
+    def _repair_summary(self) -> dict[str, Any] | None:
+        """The repair step's counts (``None``: no repair step in this run)."""
+        step = next((s for s in self.pipeline.steps if s.name == "repair"), None)
+        return None if step is None else _repair_counts(dict(step.counters))
+
     def summary(self, state: dict[str, Any]) -> dict[str, Any]:
         rejected: dict[str, int] = {}
         failed: dict[str, int] = {}
@@ -428,10 +453,18 @@ class Runner:
             "rejected": rejected,
             "failed": failed,
             "ledger": ledger.to_dict(),
+            "repair": self._repair_summary(),
             "usd_per_accepted": ledger.usd / accepted if accepted else None,
             "gpu_seconds_per_accepted": ledger.gpu_seconds / accepted if accepted else None,
             "prefix_cache_hit_rate": ledger.prefix_cache_hit_rate,
         }
+
+
+def _repair_counts(counters: dict[str, int]) -> dict[str, Any]:
+    rounds = {key.removeprefix("repaired_round_"): n for key, n in sorted(counters.items()) if key.startswith("repaired_round_")}
+    return {"checked": counters.get("total", 0), "repaired_ok": counters.get("repaired_ok", 0),
+            "repair_failed": counters.get("repair_failed", 0), "requests": counters.get("repair_requests", 0),
+            "rounds": rounds}
 
 
 def _judge_step(engine: EngineCall, recipe: Any) -> Step:

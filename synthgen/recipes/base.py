@@ -7,17 +7,18 @@ measured ``cell`` and dedup ``keys``, which is all the generic steps (judge, ded
 and the run folder need. Its record hooks say which fields a record carries, and
 ``cell_of`` / ``keys_of`` read a record back (resume, export, report).
 
-Optional hooks have defaults: ``judge_messages`` (no judge), ``chat_turns`` (no chat
-example), ``preview_html`` (no picture), ``fake_answer`` (the fake engine can't answer it).
-A recipe's module imports nothing heavy at module level: the CLI reads ``cli_flags`` and
-``Options`` from it to build ``--help``.
+Optional hooks have defaults: ``judge_messages`` (no judge), ``repair_problems`` (no
+repair of outputs that fail to parse), ``chat_turns`` (no chat example), ``preview_html``
+(no picture), ``fake_answer`` (the fake engine can't answer it). A recipe's module imports
+nothing heavy at module level: the CLI reads ``cli_flags`` and ``Options`` from it to build
+``--help``.
 """
 
 from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -149,6 +150,17 @@ class Recipe(ABC):
         """The same question for an accepted record read back from a run folder (``synthgen
         compare --judge`` re-judges runs with one model); ``None``: the record can't be asked."""
         return None
+
+    def repair_problems(self, samples: Sequence[Sample]) -> list[str | None]:
+        """For each sample, the validator's message when its output fails what a follow-up
+        turn can fix (it does not parse, breaks the grammar or schema, Graphviz rejects it),
+        else ``None``. The repair step (``synthgen.steps.repair``) sends the message back to
+        the model. Quality checks are not repair problems: the model is asked to fix syntax."""
+        raise NotImplementedError(f"recipe {self.name!r} has no repair check")
+
+    @property
+    def has_repair(self) -> bool:
+        return type(self).repair_problems is not Recipe.repair_problems
 
     @property
     def has_judge(self) -> bool:

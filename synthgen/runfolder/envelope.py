@@ -5,7 +5,8 @@ An accepted record is the dataset's contract with export and report (README, "Th
 record"): ``id``, the recipe's fields, ``provenance`` (who wrote it, from which plan item
 and template), ``validation`` (the recipe's check results, the judge, the hashes),
 ``tokens``, ``compute_s``, ``created_at``. A change of these fields is a change of
-``RECORD_VERSION``.
+``RECORD_VERSION``; ``validation.repair`` (and ``repair`` on rejected and failed lines) is
+added only where the repair step sent the output back, so other records read as before.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def now() -> str:
 
 
 def accepted_record(sample: Sample, ctx: RecordContext, recipe: RecordFields) -> dict[str, Any]:
-    item, comp = sample.item, sample.completion
+    item = sample.item
     return {
         "id": sample.key,
         **recipe.record_fields(sample),
@@ -65,11 +66,30 @@ def accepted_record(sample: Sample, ctx: RecordContext, recipe: RecordFields) ->
             **recipe.validation_fields(sample),
             "judge": sample.judge,
             "hashes": dict(sample.hashes),
+            **_repair(sample),
         },
-        "tokens": {"prompt": comp.prompt_tokens, "completion": comp.completion_tokens},
+        "tokens": tokens_of(sample),
         "compute_s": round(sample.compute_s, 4),
         "created_at": now(),
     }
+
+
+def tokens_of(sample: Sample) -> dict[str, int]:
+    """What the record cost: its answer's tokens, plus every earlier attempt's when it was repaired."""
+    if sample.repair is not None:
+        return dict(sample.repair["total_tokens"])
+    comp = sample.completion
+    return {"prompt": comp.prompt_tokens, "completion": comp.completion_tokens}
+
+
+def _repair(sample: Sample) -> dict[str, Any]:
+    """``repair`` only where the output went back to the model: after how many rounds, the
+    validator's messages it was sent, the follow-ups' tokens, whether the last answer passed."""
+    trail = sample.repair
+    if trail is None:
+        return {}
+    return {"repair": {"rounds": trail["rounds"], "ok": bool(trail.get("ok")), "errors": list(trail.get("errors", [])),
+                       "tokens": dict(trail["tokens"])}}
 
 
 def rejected_record(drop: Drop, ctx: RecordContext, recipe: RecordFields) -> dict[str, Any]:
@@ -83,6 +103,7 @@ def rejected_record(drop: Drop, ctx: RecordContext, recipe: RecordFields) -> dic
         "template": sample.item.template_name,
         **recipe.rejected_fields(sample),
         "hashes": dict(sample.hashes),
+        **_repair(sample),
         "created_at": now(),
     }
 
@@ -100,6 +121,7 @@ def failed_record(drop: Drop, ctx: RecordContext, recipe: RecordFields) -> dict[
         "prompt": item.messages,
         "raw_text": comp.text,
         "finish_reason": comp.finish_reason,
-        "tokens": {"prompt": comp.prompt_tokens, "completion": comp.completion_tokens},
+        "tokens": tokens_of(sample),
+        **_repair(sample),
         "created_at": now(),
     }

@@ -76,6 +76,8 @@ def canned_text(body: dict[str, Any]) -> str:
 class FaultProxy:
     upstream: str | None = None  # "http://host:port" of a real server; None: canned replies
     reply: Callable[[dict[str, Any]], str] = canned_text
+    # (body, reply text) -> (prompt tokens, completion tokens) of the canned upstream's usage
+    usage: Callable[[dict[str, Any], str], tuple[int, int]] | None = None
     seen: list[Seen] = field(default_factory=list)
     in_flight: int = 0
     max_in_flight: int = 0  # most requests open at once since the last script()
@@ -155,7 +157,8 @@ class FaultProxy:
         n = int(body.get("n") or 1)
         text = self.reply(body)
         choices = [{"index": i, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"} for i in range(n)]
-        usage = {"prompt_tokens": 7, "completion_tokens": 2 * n, "total_tokens": 7 + 2 * n}
+        prompt, completion = self.usage(body, text) if self.usage else (7, 2)
+        usage = {"prompt_tokens": prompt, "completion_tokens": completion * n, "total_tokens": prompt + completion * n}
         out = {"id": "canned", "object": "chat.completion", "model": body.get("model"), "choices": choices, "usage": usage}
         return 200, _JSON, json.dumps(out).encode()
 

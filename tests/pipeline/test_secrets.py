@@ -189,8 +189,9 @@ def test_an_endpoint_that_echoes_the_key_and_credentials_in_the_url_leak_nothing
         url = f"http://127.0.0.1:{server.server_address[1]}/v1"
         env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "SYNTHGEN_API_KEY")}
         env.update(PYTHONPATH=str(ROOT), OPENAI_API_KEY=ECHO_KEY)
+        # --repair-rounds 0: the garbage answers stay failed lines (a repair would turn them into records)
         proc = _synthgen(env, "api", "--provider", "openai", "--model", "m", "--base-url", url, "--count", "4",
-                         "--batch-size", "6", "--max-candidates", "12", "--output", str(out))
+                         "--batch-size", "6", "--max-candidates", "12", "--repair-rounds", "0", "--output", str(out))
     finally:
         server.shutdown()
         server.server_close()

@@ -15,6 +15,7 @@ import math
 import posixpath
 import random
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -209,6 +210,16 @@ class CodingTasksRecipe(Recipe):
         return [steps.TaskParse(self.parse_schema_for), steps.FilesStep(self.allowed_files), steps.ToolsStep(), steps.LanguageStep(),
                 steps.KindStep(), steps.SeedCopyStep(self.context.seeds), PromptStep(self.options.quality, self.checks_off),
                 steps.PlanStep(), steps.MeasureStep()]
+
+    def repair_problems(self, samples: Sequence[Sample]) -> list[str | None]:
+        """Output that is not JSON or breaks the item's schema (the parse step's message)."""
+        from synthgen.recipes.coding_tasks.steps import read_task
+
+        out: list[str | None] = []
+        for sample in samples:
+            _, problem = read_task(sample.completion.text, self.parse_schema_for(sample.item))
+            out.append(None if problem is None else problem[1])
+        return out
 
     def allowed_files(self, item: Any) -> tuple[set[str], set[str]]:
         """Files a task may name, and folders a new file may go in."""

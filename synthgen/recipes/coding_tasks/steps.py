@@ -31,23 +31,32 @@ class TaskParse(ParseStep):
         self._schema_for = schema_for
 
     def parse(self, sample: Sample) -> bool:
-        import jsonschema
-
-        try:
-            data = json.loads(sample.completion.text)
-        except ValueError as exc:
-            self.drop(sample, "malformed_output", f"not JSON: {exc}", kind="failed")
-            return False
-        error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(self._schema_for(sample.item)).iter_errors(data))
-        if error is not None:
-            where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-            self.drop(sample, "schema_invalid", f"{where}: {error.message}"[:300], kind="failed")
+        data, problem = read_task(sample.completion.text, self._schema_for(sample.item))
+        if problem is not None:
+            self.drop(sample, *problem, kind="failed")
             return False
         sample.fields.update(
             prompt=" ".join(data["prompt"].split()), prompt_raw=data["prompt"], task_kind=data["task_kind"], target_files=list(dict.fromkeys(data["target_files"])),
             expected_tools=list(dict.fromkeys(data["expected_tools"])), plan=data["plan"],
         )
         return True
+
+
+def read_task(text: str, schema: dict[str, Any]) -> tuple[Any, tuple[str, str] | None]:
+    """The task's JSON, or ``(reason, detail)``: ``malformed_output`` (not JSON) or
+    ``schema_invalid`` (the schema's first error, where and what); the repair step sends
+    the detail back to the model."""
+    import jsonschema
+
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        return None, ("malformed_output", f"not JSON: {exc}")
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(data))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+        return None, ("schema_invalid", f"{where}: {error.message}"[:300])
+    return data, None
 
 
 class FilesStep(Step):

@@ -10,6 +10,7 @@ engine's answers.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
@@ -80,6 +81,7 @@ class Nl2DotRecipe(Recipe):
             # fingerprint, so a run started without the flag resumes with it.
             self.weights = defaults if parsed == normalize_weights(defaults) else parsed
         self.checks_off = _checks_off(options.checks_off)
+        self._validate_step: Any = None  # check_steps()' validate step: the repair check shares its verdicts
 
     @property
     def version(self) -> str:
@@ -111,7 +113,17 @@ class Nl2DotRecipe(Recipe):
         from synthgen.recipes.nl2dot.steps import GraphStep, MeasureStep, Nl2DotParse, RequestStep, ValidateStep
 
         q, off = self.options.quality, self.checks_off
-        return [Nl2DotParse(), RequestStep(q, off), ValidateStep(), MeasureStep(self.templates.complexities), GraphStep(q, off)]
+        self._validate_step = ValidateStep()
+        return [Nl2DotParse(), RequestStep(q, off), self._validate_step, MeasureStep(self.templates.complexities), GraphStep(q, off)]
+
+    def repair_problems(self, samples: Sequence[Sample]) -> list[str | None]:
+        """The parse step's and the validator's messages (``steps.repair_problems``), through
+        the validate step's own Graphviz checker, whose verdicts that step then reuses."""
+        from synthgen.recipes.nl2dot.steps import ValidateStep, repair_problems
+
+        if self._validate_step is None:
+            self._validate_step = ValidateStep()
+        return repair_problems(list(samples), self._validate_step)
 
     @classmethod
     def cell_of(cls, record: dict[str, Any]) -> Cell:

@@ -66,6 +66,7 @@ class ValidateStep(Step):
         self._validate = validate.validate_texts
         self._graphviz = graphviz
         self._checker = GraphvizChecker() if graphviz else None  # one long-lived checker: batches go to one process
+        self._memo: dict[str, Any] = {}  # verdicts of this batch by text: the repair check's are not computed twice
 
     def process(self, batch: list[Sample]) -> list[Sample]:
         verdicts = self._run([s.fields["dot"] for s in batch])
@@ -79,7 +80,17 @@ class ValidateStep(Step):
         return kept
 
     def _run(self, texts: list[str]) -> list[Any]:
-        return list(self._validate(texts, graphviz=self._graphviz, checker=self._checker))
+        return self.verdicts(texts)
+
+    def verdicts(self, texts: list[str]) -> list[Any]:
+        """Grammar and Graphviz verdicts, one per text, kept until the batch settles."""
+        missing = [t for t in dict.fromkeys(texts) if t not in self._memo]
+        if missing:
+            self._memo.update(zip(missing, self._validate(missing, graphviz=self._graphviz, checker=self._checker), strict=True))
+        return [self._memo[t] for t in texts]
+
+    def settle(self, accepted: list[Sample]) -> None:
+        self._memo.clear()
 
     @staticmethod
     def _fill(sample: Sample, verdict: Any) -> None:
@@ -95,6 +106,39 @@ class ValidateStep(Step):
             value = getattr(verdict, key, None)
             if value:
                 sample.hashes[key] = value
+
+
+def repair_problems(samples: list[Sample], validate: ValidateStep) -> list[str | None]:
+    """What a follow-up turn can fix: an output not in the REQUEST:/DOT: format (the parse
+    step's message), an empty request, or DOT the grammar or Graphviz rejects (the
+    validator's message, e.g. "syntax error in line 14 near ';'")."""
+    from synthgen.dot.gen_grammar import split_output
+
+    problems: list[str | None] = [None] * len(samples)
+    dots: dict[int, str] = {}
+    for i, sample in enumerate(samples):
+        try:
+            request, dot = split_output(sample.completion.text)
+        except (ValueError, SynthgenError) as exc:
+            problems[i] = " ".join(str(exc).split())
+            continue
+        if not request.strip():
+            problems[i] = "the REQUEST: line is empty"
+        elif not dot.strip():
+            problems[i] = "no DOT after the DOT: line"
+        else:
+            dots[i] = dot.strip()
+    for i, verdict in zip(dots, validate.verdicts(list(dots.values())), strict=True):
+        if not _verdict_ok(verdict):
+            what = _REPAIR_WHAT.get(str(verdict.reason), f"the DOT is invalid ({verdict.reason})")
+            detail = _verdict_detail(verdict)
+            problems[i] = f"{what}: {detail}{_LINES if 'line' in detail else ''}" if detail else what
+    return problems
+
+
+_REPAIR_WHAT = {"grammar": "the DOT does not parse", "graphviz": "Graphviz rejects the DOT",
+                "not_dot": "the DOT part is not a graph", "empty": "the DOT part is empty"}
+_LINES = " (line 1 is the first line after DOT:)"
 
 
 class MeasureStep(Step):
