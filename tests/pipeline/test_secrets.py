@@ -144,7 +144,8 @@ ECHO_KEY = "echoedsecret-7Hq2Lp9Xw"  # no telltale prefix: only the key's own va
 
 @pytest.mark.slow
 @pytest.mark.graphviz
-def test_an_endpoint_that_echoes_the_key_and_credentials_in_the_url_leak_nothing(tmp_path, require_graphviz):
+@pytest.mark.parametrize("repair_rounds", ["0", "2"])
+def test_an_endpoint_that_echoes_the_key_and_credentials_in_the_url_leak_nothing(tmp_path, require_graphviz, repair_rounds):
     """A real server on 127.0.0.1 that puts the API key it was sent (and a URL with a user and
     password) into every reply: the key was stored in data.jsonl, rejected.jsonl and
     failed_prompts.jsonl."""
@@ -189,17 +190,21 @@ def test_an_endpoint_that_echoes_the_key_and_credentials_in_the_url_leak_nothing
         url = f"http://127.0.0.1:{server.server_address[1]}/v1"
         env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "SYNTHGEN_API_KEY")}
         env.update(PYTHONPATH=str(ROOT), OPENAI_API_KEY=ECHO_KEY)
-        # --repair-rounds 0: the garbage answers stay failed lines (a repair would turn them into records)
+        # --repair-rounds 0: the garbage answers stay failed lines; 2: they go back to the server with
+        # the validator's message (which quotes them) and come back with the key again
         proc = _synthgen(env, "api", "--provider", "openai", "--model", "m", "--base-url", url, "--count", "4",
-                         "--batch-size", "6", "--max-candidates", "12", "--repair-rounds", "0", "--output", str(out))
+                         "--batch-size", "6", "--max-candidates", "12", "--repair-rounds", repair_rounds, "--output", str(out))
     finally:
         server.shutdown()
         server.server_close()
     assert ECHO_KEY in seen  # the server got the key and echoed it
     assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
     files = _all_bytes(out)
-    assert any(name.endswith("failed_prompts.jsonl") for name in files) and any(name.endswith("data.jsonl") or
-                                                                                name.endswith("rejected.jsonl") for name in files)
+    assert any(name.endswith("data.jsonl") or name.endswith("rejected.jsonl") for name in files)
+    if repair_rounds == "0":
+        assert any(name.endswith("failed_prompts.jsonl") for name in files)
+    else:
+        assert b'"repair"' in b"".join(files.values())  # the garbage answers went through repair
     for name, data in files.items():
         if name.endswith(".jsonl"):
             [json.loads(line) for line in data.splitlines() if line.strip()]  # still valid JSON after redaction
